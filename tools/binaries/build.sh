@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds the real control-plane and Dapr binaries the tests and the demo run, from the
+# wrapper Go modules beside this script, into a cache outside the checkout.
+#
+# Usage: tools/binaries/build.sh [tool ...]      (tools: kubernetes etcd kwok dapr; default all)
+# Prints, last, one line per tool: "<tool> <directory holding its binaries>".
+#
+# The cache key is a hash of the wrapper's go.mod/go.sum (+ sources) and the Go version, so
+# a fresh clone (what CI uses) reuses a previous build and a version bump rebuilds.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache_root="${TASKAPI_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/taskapi-operator/bin}"
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+
+log() { printf '%s build.sh] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+module_version() { # module version as required in the wrapper's go.mod
+  (cd "$here/$1" && go list -m -f '{{.Version}}' "$2")
+}
+
+cache_key() {
+  (cd "$here/$1" && cat go.mod go.sum ./*.go ./*/*.go 2>/dev/null; go version) | sha256sum | cut -c1-16
+}
+
+build_kubernetes() {
+  local out=$1 v
+  v=$(module_version kubernetes k8s.io/kubernetes)
+  local minor=${v#v1.}; minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version
+  go build -trimpath -o "$out/" -ldflags "-s -w \
+      -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
+      -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+build_etcd() {
+  go build -trimpath -ldflags "-s -w" -o "$1/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_kwok() {
+  local out=$1 v modir
+  v=$(module_version kwok sigs.k8s.io/kwok)
+  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$v" \
+    -o "$out/kwok" sigs.k8s.io/kwok/cmd/kwok
+  # kwok's controller ships no behaviour of its own: copy the stage files from its module.
+  modir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  mkdir -p "$out/stages"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    cp "$modir/kustomize/stage/$f" "$out/stages/$(basename "$f")"
+  done
+  chmod -R u+w "$out/stages"
+}
+
+build_dapr() {
+  local out=$1 v src
+  v=$(module_version dapr github.com/dapr/dapr)
+  # Without a build tag daprd's components package holds only a file that panics. Build from
+  # a copy of the dapr module in which that file is swapped for ours (components/registry.go),
+  # which registers just the components we use; a go.work points the build at the copy.
+  go mod download github.com/dapr/dapr
+  src="$out/src/dapr"; mkdir -p "$out/src"
+  cp -r "$(go list -m -f '{{.Dir}}' github.com/dapr/dapr)" "$src"; chmod -R u+w "$src"
+  cp "$here/dapr/components/registry.go" "$src/cmd/daprd/components/zz_notag.go"
+  printf 'go %s\n\nuse %s\n\nreplace github.com/dapr/dapr %s => %s\n' \
+    "$(go mod edit -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["Go"])')" \
+    "$here/dapr" "$v" "$src" > "$out/src/go.work"
+  GOWORK="$out/src/go.work" go build -trimpath -o "$out/daprd" \
+    -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${v#v}" .
+  rm -rf "$out/src"
+}
+
+build_one() {
+  local tool=$1 key dir tmp start
+  [ -f "$here/$tool/go.mod" ] || { log "unknown tool: $tool"; return 2; }
+  key=$(cache_key "$tool")
+  dir="$cache_root/$tool-$key"
+  if [ -f "$dir/.complete" ]; then
+    log "$tool: cached in $dir"
+  else
+    start=$(date +%s)
+    log "$tool: building into $dir (first build takes minutes; Go downloads modules from its proxy)"
+    tmp="$dir.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
+    (cd "$here/$tool" && "build_$tool" "$tmp")
+    touch "$tmp/.complete"; rm -rf "$dir"; mv "$tmp" "$dir"
+    log "$tool: built in $(( $(date +%s) - start ))s"
+  fi
+  echo "$tool $dir"
+}
+
+tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes dapr)
+for t in "${tools[@]}"; do build_one "$t"; done
