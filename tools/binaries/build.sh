@@ -84,8 +84,9 @@ build_one() {
     start=$(date +%s)
     log "$tool: building into $dir (first build takes minutes; Go downloads modules from its proxy)"
     tmp="$dir.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
+    trap 'rm -rf "$tmp"' EXIT
     (cd "$here/$tool" && "build_$tool" "$tmp")
-    touch "$tmp/.complete"; rm -rf "$dir"; mv "$tmp" "$dir"
+    touch "$tmp/.complete"; rm -rf "$dir"; mv "$tmp" "$dir"; trap - EXIT
     log "$tool: built in $(( $(date +%s) - start ))s"
   fi
   echo "$tool $dir"
