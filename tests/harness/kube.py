@@ -1,0 +1,392 @@
+"""A real local Kubernetes control plane: etcd, kube-apiserver (RBAC on), and on request
+kube-controller-manager, kube-scheduler and kwok with a fake node, all on loopback.
+
+Pods of a Deployment become Running/Ready without a kubelet: kwok plays the node and gives
+pods IPs from a 127.0.0.0/8 CIDR, so anything that dials a pod IP stays on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+
+from harness import binaries, kubeconfig, pki
+from harness.ports import LOOPBACK, free_port
+from harness.process import Process
+
+# Pod IPs handed out by kwok: inside loopback, by rule (see DESIGN.md, "Network rule").
+POD_CIDR = "127.1.0.0/16"
+# ClusterIPs are allocated from here; nothing ever connects to them.
+SERVICE_CIDR = "10.96.0.0/24"
+FAKE_NODE = "kwok-node-0"
+
+_AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    verbs: ["create", "update", "patch", "delete", "deletecollection"]
+  - level: None
+"""
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """What to start besides etcd + kube-apiserver."""
+
+    workloads: bool = True  # controller-manager + scheduler + kwok + one fake node
+    audit: bool = True  # log every write request (tests count them)
+
+
+class Cluster:
+    """Start with ``Cluster(workdir).start()``; ``stop()`` leaves no process behind."""
+
+    def __init__(self, workdir: Path, options: ClusterOptions | None = None) -> None:
+        self.workdir = workdir
+        self.options = options or ClusterOptions()
+        self.pki_dir = workdir / "pki"
+        self.logs = workdir / "logs"
+        self.apiserver_port = free_port()
+        self.api_url = f"https://{LOOPBACK}:{self.apiserver_port}"
+        self.audit_log: Path | None = workdir / "logs" / "audit.log" if self.options.audit else None
+        self._procs: list[Process] = []
+        self.serving_ca: pki.CertificateAuthority
+        self.client_ca: pki.CertificateAuthority
+        self.kubeconfig: Path
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        try:
+            self._start_pki()
+            self._start_etcd()
+            self._start_apiserver()
+            if self.options.workloads:
+                self._start_controller_manager()
+                self._start_scheduler()
+                self._start_kwok()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            proc.stop()
+        self._procs.clear()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- users ---------------------------------------------------------------------------
+
+    def user_kubeconfig(self, user: str, groups: list[str] | tuple[str, ...] = ()) -> Path:
+        """A kubeconfig for a client-certificate user (CN=user, O=groups): RBAC applies."""
+        pair = self.client_ca.issue(user, groups=tuple(groups))
+        return kubeconfig.write(
+            self.workdir / "kubeconfigs" / f"{user.replace(':', '_')}.kubeconfig",
+            server=self.api_url,
+            ca_pem=self.serving_ca.pair.cert_pem(),
+            user=user,
+            client_cert_pem=pair.cert_pem(),
+            client_key_pem=pair.key_pem(),
+        )
+
+    def serviceaccount_kubeconfig(self, namespace: str, name: str, hours: int = 2) -> Path:
+        """A kubeconfig holding a real ServiceAccount token from the TokenRequest API."""
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": hours * 3600},
+        }
+        reply = self.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+            request,
+        )
+        token = reply["status"]["token"]
+        return kubeconfig.write(
+            self.workdir / "kubeconfigs" / f"sa-{namespace}-{name}.kubeconfig",
+            server=self.api_url,
+            ca_pem=self.serving_ca.pair.cert_pem(),
+            user=f"system:serviceaccount:{namespace}:{name}",
+            token=token,
+            namespace=namespace,
+        )
+
+    # -- clients -------------------------------------------------------------------------
+
+    @property
+    def env(self) -> dict[str, str]:
+        """This process's environment with KUBECONFIG pointing at the admin user."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def kubectl(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        kubeconfig_path: Path | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real kubectl against this cluster (admin unless another kubeconfig)."""
+        argv = ["kubectl", f"--kubeconfig={kubeconfig_path or self.kubeconfig}", *args]
+        result = subprocess.run(
+            argv, input=input, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and result.returncode != 0:
+            raise subprocess.CalledProcessError(
+                result.returncode, argv, result.stdout, result.stderr
+            )
+        return result
+
+    def api_client(self, kubeconfig_path: Path | None = None) -> Any:
+        """A kubernetes.client.ApiClient for this cluster (admin unless another kubeconfig)."""
+        from kubernetes import config
+
+        path = str(kubeconfig_path or self.kubeconfig)
+        return config.new_client_from_config(config_file=path)  # type: ignore[no-untyped-call]
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """One admin REST call, for the harness's own bootstrapping."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(  # noqa: S310 - https to our own loopback apiserver
+            self.api_url + path, data=data, method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(req, context=self._admin_tls, timeout=30) as resp:  # noqa: S310
+            return json.loads(resp.read() or b"null")
+
+    def write_requests(self) -> list[dict[str, Any]]:
+        """Write requests the apiserver has audited so far (needs ClusterOptions.audit)."""
+        if self.audit_log is None or not self.audit_log.exists():
+            return []
+        events = []
+        for line in self.audit_log.read_text().splitlines():
+            if line.strip():
+                events.append(json.loads(line))
+        return events
+
+    # -- components ----------------------------------------------------------------------
+
+    def _start_pki(self) -> None:
+        self.serving_ca = pki.CertificateAuthority(self.pki_dir, "serving-ca")
+        self.client_ca = pki.CertificateAuthority(self.pki_dir, "client-ca")
+        self.serving = self.serving_ca.issue(
+            "kube-apiserver", hosts=(LOOPBACK, "localhost"), server=True
+        )
+        self.sa_keys = pki.service_account_keys(self.pki_dir)
+        admin = self.client_ca.issue("taskapi-admin", groups=("system:masters",))
+        self.kubeconfig = kubeconfig.write(
+            self.workdir / "kubeconfig",
+            server=self.api_url,
+            ca_pem=self.serving_ca.pair.cert_pem(),
+            user="taskapi-admin",
+            client_cert_pem=admin.cert_pem(),
+            client_key_pem=admin.key_pem(),
+        )
+        tls = ssl.create_default_context(cafile=str(self.serving_ca.pair.cert))
+        tls.load_cert_chain(str(admin.cert), str(admin.key))
+        self._admin_tls = tls
+
+    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Process:
+        proc = Process(name, argv, self.logs / f"{name}.log", env=env).start()
+        self._procs.append(proc)
+        return proc
+
+    def _start_etcd(self) -> None:
+        client, peer = free_port(), free_port()
+        client_url, peer_url = f"http://{LOOPBACK}:{client}", f"http://{LOOPBACK}:{peer}"
+        self.etcd_url = client_url
+        proc = self._spawn("etcd", [
+            str(binaries.find("etcd")),
+            "--name=default",
+            f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls={client_url}",
+            f"--advertise-client-urls={client_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=default={peer_url}",
+            f"--listen-metrics-urls=http://{LOOPBACK}:{free_port()}",
+            "--unsafe-no-fsync=true",
+            "--log-level=warn",
+        ])
+        proc.wait_until(lambda: _http_ok(f"{client_url}/health"), 30, "healthy")
+
+    def _start_apiserver(self) -> None:
+        args = [
+            str(binaries.find("kube-apiserver")),
+            f"--etcd-servers={self.etcd_url}",
+            f"--bind-address={LOOPBACK}",
+            f"--advertise-address={LOOPBACK}",
+            f"--secure-port={self.apiserver_port}",
+            f"--tls-cert-file={self.serving.cert}",
+            f"--tls-private-key-file={self.serving.key}",
+            f"--client-ca-file={self.client_ca.pair.cert}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            f"--service-account-issuer=https://{LOOPBACK}:{self.apiserver_port}",
+            f"--service-account-key-file={self.sa_keys.cert}",
+            f"--service-account-signing-key-file={self.sa_keys.key}",
+            # as envtest: pods need no pre-existing ServiceAccount token machinery
+            "--disable-admission-plugins=ServiceAccount",
+            f"--cert-dir={self.workdir / 'apiserver-certs'}",
+            "--profiling=false",
+            "--v=1",
+        ]
+        if self.audit_log is not None:
+            policy = self.workdir / "audit-policy.yaml"
+            policy.write_text(_AUDIT_POLICY)
+            args += [
+                f"--audit-policy-file={policy}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
+            ]
+        proc = self._spawn("kube-apiserver", args)
+        proc.wait_until(lambda: self._get_ok("/readyz"), 90, "ready (/readyz)")
+        proc.wait_until(lambda: self._get_ok("/api/v1/namespaces/default"), 30, "serving")
+
+    def _component_kubeconfig(self, name: str) -> Path:
+        # controllers authenticate as system:masters users of their own, like kubeadm's
+        # admin-equivalent component identities (RBAC still governs everyone else)
+        pair = self.client_ca.issue(f"system:{name}", groups=("system:masters",))
+        return kubeconfig.write(
+            self.workdir / "kubeconfigs" / f"{name}.kubeconfig",
+            server=self.api_url,
+            ca_pem=self.serving_ca.pair.cert_pem(),
+            user=f"system:{name}",
+            client_cert_pem=pair.cert_pem(),
+            client_key_pem=pair.key_pem(),
+        )
+
+    def _start_controller_manager(self) -> None:
+        kc = self._component_kubeconfig("kube-controller-manager")
+        port = free_port()
+        proc = self._spawn("kube-controller-manager", [
+            str(binaries.find("kube-controller-manager")),
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+            "--leader-elect=false",
+            f"--bind-address={LOOPBACK}",
+            f"--secure-port={port}",
+            f"--root-ca-file={self.serving_ca.pair.cert}",
+            f"--service-account-private-key-file={self.sa_keys.key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--use-service-account-credentials=false",
+            "--concurrent-gc-syncs=5",
+            "--v=1",
+        ])
+        proc.wait_until(lambda: _https_ok(f"https://{LOOPBACK}:{port}/healthz"), 60, "healthy")
+
+    def _start_scheduler(self) -> None:
+        kc = self._component_kubeconfig("kube-scheduler")
+        port = free_port()
+        proc = self._spawn("kube-scheduler", [
+            str(binaries.find("kube-scheduler")),
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+            "--leader-elect=false",
+            f"--bind-address={LOOPBACK}",
+            f"--secure-port={port}",
+            "--v=1",
+        ])
+        proc.wait_until(lambda: _https_ok(f"https://{LOOPBACK}:{port}/healthz"), 60, "healthy")
+
+    def _start_kwok(self) -> None:
+        kc = self._component_kubeconfig("kwok")
+        stages = ",".join(str(p) for p in binaries.kwok_stages())
+        proc = self._spawn("kwok", [
+            str(binaries.find("kwok")),
+            f"--kubeconfig={kc}",
+            f"--config={stages}",
+            "--manage-all-nodes=true",
+            f"--cidr={POD_CIDR}",
+            f"--node-ip={LOOPBACK}",
+            f"--server-address={LOOPBACK}:{free_port()}",
+        ])
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": FAKE_NODE,
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "labels": {"type": "kwok", "kubernetes.io/hostname": FAKE_NODE},
+            },
+            "spec": {},
+        }
+        self.request("POST", "/api/v1/nodes", node)
+        proc.wait_until(self._node_ready, 60, f"managing a Ready node {FAKE_NODE}")
+
+    # -- probes --------------------------------------------------------------------------
+
+    def _get_ok(self, path: str) -> bool:
+        req = urllib.request.Request(self.api_url + path)  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, context=self._admin_tls, timeout=5) as resp:  # noqa: S310
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _node_ready(self) -> bool:
+        node = self.request("GET", f"/api/v1/nodes/{FAKE_NODE}")
+        conditions = node.get("status", {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def apply_yaml(self, text: str, namespace: str | None = None) -> None:
+        """kubectl apply (server-side) of a multi-document YAML string."""
+        args = ["apply", "--server-side", "--force-conflicts", "-f", "-"]
+        if namespace:
+            args += ["-n", namespace]
+        self.kubectl(*args, input=text)
+
+    def wait_for(self, predicate: Any, timeout: float = 60, what: str = "condition") -> Any:
+        """Poll ``predicate`` (returns a truthy value when done) within a bounded time."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.2)
+        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+    def get_json(self, *args: str) -> Any:
+        """``kubectl get ... -o json`` parsed."""
+        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
+
+    @staticmethod
+    def load_yaml(path: Path) -> list[dict[str, Any]]:
+        return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+        return bool(resp.status == 200)
+
+
+def _https_ok(url: str) -> bool:
+    # the components' self-signed serving certs; /healthz is always-allowed and on loopback
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:  # noqa: S310
+        return bool(resp.status == 200)
