@@ -72,3 +72,12 @@ def build_dir(module: str) -> Path:
         if tool == module:
             return Path(directory)
     raise BinaryNotFoundError(f"{BUILD_SCRIPT} {module} printed no directory:\n{result.stdout}")
+
+
+def dapr_crds() -> list[Path]:
+    """Dapr's own CRDs (from the dapr module we build daprd from), for the local cluster."""
+    crds = build_dir("dapr") / "crds"
+    files = sorted(crds.glob("*.yaml"))
+    if not files:
+        raise BinaryNotFoundError(f"no Dapr CRDs under {crds}")
+    return files

@@ -73,6 +73,16 @@ build_dapr() {
   rm -rf "$out/src"
 }
 
+# Assets: data files from a tool's module, copied beside its binaries (cheap, so they are
+# refreshed even when the binaries come from the cache).
+assets_dapr() { # Dapr's own CRDs (Component, Configuration, ...), for the local cluster
+  local out=$1 dir
+  [ -d "$out/crds" ] && return 0
+  dir="$(cd "$here/dapr" && go list -m -f '{{.Dir}}' github.com/dapr/dapr)/charts/dapr/crds"
+  mkdir -p "$out/crds.tmp" && cp "$dir"/*.yaml "$out/crds.tmp/" && chmod -R u+w "$out/crds.tmp"
+  mv "$out/crds.tmp" "$out/crds"
+}
+
 build_one() {
   local tool=$1 key dir tmp start
   [ -f "$here/$tool/go.mod" ] || { log "unknown tool: $tool"; return 2; }
@@ -89,6 +99,7 @@ build_one() {
     touch "$tmp/.complete"; rm -rf "$dir"; mv "$tmp" "$dir"; trap - EXIT
     log "$tool: built in $(( $(date +%s) - start ))s"
   fi
+  if declare -F "assets_$tool" >/dev/null; then "assets_$tool" "$dir"; fi
   echo "$tool $dir"
 }
 
