@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import binaries
 from harness.dapr import write_configuration
 from harness.kube import Cluster
 from harness.redis import RedisServer
@@ -17,10 +18,12 @@ _workdirs: list[Path] = []
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """etcd + kube-apiserver + controller-manager + scheduler + kwok with one fake node."""
+    """etcd + kube-apiserver + controller-manager + scheduler + kwok with one fake node,
+    with Dapr's CRDs installed (as Dapr's Helm chart would in a real cluster)."""
     workdir = tmp_path_factory.mktemp("cluster")
     _workdirs.append(workdir)
     with Cluster(workdir) as running:
+        running.install_crds(binaries.dapr_crds())
         yield running
 
 

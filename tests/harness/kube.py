@@ -351,6 +351,21 @@ class Cluster:
         conditions = node.get("status", {}).get("conditions") or []
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
+    def install_crds(self, paths: list[Path], timeout: float = 60) -> None:
+        """Apply CRD files and wait until every one of them is Established (served)."""
+        for path in paths:
+            self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        names = [
+            doc["metadata"]["name"]
+            for path in paths
+            for doc in self.load_yaml(path)
+            if doc.get("kind") == "CustomResourceDefinition"
+        ]
+        self.kubectl(
+            "wait", "--for=condition=Established", f"--timeout={int(timeout)}s",
+            *(f"crd/{name}" for name in names),
+        )
+
     def apply_yaml(self, text: str, namespace: str | None = None) -> None:
         """kubectl apply (server-side) of a multi-document YAML string."""
         args = ["apply", "--server-side", "--force-conflicts", "-f", "-"]

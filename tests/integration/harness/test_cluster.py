@@ -108,3 +108,18 @@ def test_two_container_deployment_becomes_ready_with_loopback_ips(
     table = cluster.kubectl("get", "pods", "-n", namespace).stdout
     assert table.count("2/2") == 2
     cluster.kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")
+
+
+def test_dapr_crds_are_served(cluster: Cluster, namespace: str) -> None:
+    cluster.apply_yaml(textwrap.dedent("""\
+        apiVersion: dapr.io/v1alpha1
+        kind: Component
+        metadata: {name: statestore}
+        spec:
+          type: state.redis
+          version: v1
+          metadata: [{name: redisHost, value: "127.0.0.1:6379"}]
+        scopes: [tasks]
+        """), namespace=namespace)
+    component = cluster.get_json("components.dapr.io", "statestore", "-n", namespace)
+    assert component["scopes"] == ["tasks"]
