@@ -1,0 +1,229 @@
+"""The only module of the Task API that talks to the Dapr sidecar (state, pub/sub, invoke, secrets).
+
+It owns the process's single async DaprClient and translates every SDK failure into the
+errors of taskapi.errors, so routes never see gRPC or aiohttp types.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiohttp  # only for the exception types of the SDK's HTTP invocation transport
+import grpc  # type: ignore[import-untyped]
+from dapr.aio.clients import DaprClient
+from dapr.aio.clients.health import DaprHealth
+from dapr.clients.exceptions import DaprHttpError, DaprInternalError
+from dapr.clients.grpc._state import Concurrency, StateOptions
+
+from taskapi.errors import DaprUnavailableError, EtagConflictError, InvocationError
+from taskapi.models import TaskEvent
+from taskapi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+JSON = "application/json"
+TTL_METADATA = "ttlInSeconds"
+# Invocation answers that may succeed when tried again later (the SDK's own retry list).
+TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
+# An API key the callee rejects may have been rotated: re-read it and retry.
+REJECTED_KEY_HTTP = frozenset({401, 403})
+
+
+@dataclass(frozen=True)
+class Stored:
+    data: bytes
+    etag: str
+
+
+def _grpc_code(exc: BaseException) -> object | None:
+    """The gRPC status of an SDK error; save_state hides it in __cause__ (DaprInternalError)."""
+    for candidate in (exc, exc.__cause__):
+        code = getattr(candidate, "code", None)
+        if callable(code):
+            with contextlib.suppress(Exception):
+                result: object = code()
+                return result
+    return None
+
+
+def _details(exc: BaseException) -> str:
+    for candidate in (exc, exc.__cause__):
+        details = getattr(candidate, "details", None)
+        if callable(details):
+            with contextlib.suppress(Exception):
+                return str(details())
+    return str(exc) or type(exc).__name__
+
+
+class DaprIO:
+    """Typed, bounded calls to the sidecar; one instance per process, built in the lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: DaprClient | None = None
+        self._api_key: str | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Create the one client once the sidecar answers, without blocking the event loop.
+
+        The SDK constructor runs a *blocking* health probe (urllib + time.sleep); waiting on
+        the SDK's async probe first makes that one return at once.
+        """
+        while self._client is None:
+            try:
+                async with asyncio.timeout(self._settings.sidecar_wait_seconds):
+                    await DaprHealth.wait_for_sidecar()  # type: ignore[no-untyped-call]
+            except TimeoutError:
+                log.warning("Dapr sidecar not reachable yet; still waiting")
+                continue
+            self._client = DaprClient()
+            log.info("Dapr client ready")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()  # type: ignore[no-untyped-call]
+            self._client = None
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None
+
+    def _require(self) -> DaprClient:
+        if self._client is None:
+            raise DaprUnavailableError("the Dapr sidecar has not become reachable yet")
+        return self._client
+
+    async def _bounded(self, what: str, call: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self._settings.dapr_call_timeout_seconds):
+                return await call
+        except TimeoutError as exc:
+            raise DaprUnavailableError(
+                f"{what}: the Dapr sidecar did not answer within "
+                f"{self._settings.dapr_call_timeout_seconds:g}s"
+            ) from exc
+        except (grpc.RpcError, DaprInternalError) as exc:
+            if _grpc_code(exc) == grpc.StatusCode.ABORTED:
+                raise EtagConflictError(f"{what}: {_details(exc)}") from exc
+            raise DaprUnavailableError(f"{what}: {_details(exc)}") from exc
+
+    # -- state ---------------------------------------------------------------------------
+
+    async def get(self, key: str) -> Stored | None:
+        client = self._require()
+        store = self._settings.state_store
+        resp = await self._bounded(f"reading {key!r} from state store {store!r}",
+                                   client.get_state(store, key))
+        # A missing key is not an error in Dapr: empty data and empty ETag.
+        if not resp.etag and not resp.data:
+            return None
+        return Stored(data=resp.data, etag=resp.etag)
+
+    async def get_many(self, keys: list[str]) -> dict[str, Stored]:
+        if not keys:
+            return {}
+        client = self._require()
+        store = self._settings.state_store
+        resp = await self._bounded(f"reading {len(keys)} keys from state store {store!r}",
+                                   client.get_bulk_state(store, keys))
+        found: dict[str, Stored] = {}
+        for item in resp.items:
+            if item.error:
+                raise DaprUnavailableError(f"reading {item.key!r} from {store!r}: {item.error}")
+            if item.etag or item.data:
+                data = item.data if isinstance(item.data, bytes) else item.data.encode()
+                found[item.key] = Stored(data=data, etag=item.etag)
+        return found
+
+    async def put(
+        self, key: str, value: str, etag: str | None, ttl_seconds: int | None = None
+    ) -> None:
+        """Write `key`; etag=None means create: it fails if the key already exists.
+
+        Dapr skips the ETag check for a missing key, so "create" uses first-write
+        concurrency without an ETag, which the Redis store refuses on an existing key that
+        was itself written first-write (all our documents are).
+        """
+        client = self._require()
+        store = self._settings.state_store
+        options = StateOptions(concurrency=Concurrency.first_write)
+        metadata = {TTL_METADATA: str(ttl_seconds)} if ttl_seconds else {}
+        await self._bounded(
+            f"writing {key!r} to state store {store!r}",
+            client.save_state(store, key, value, etag=etag, options=options,
+                              state_metadata=metadata),
+        )
+
+    async def delete(self, key: str, etag: str | None) -> None:
+        client = self._require()
+        store = self._settings.state_store
+        await self._bounded(f"deleting {key!r} from state store {store!r}",
+                            client.delete_state(store, key, etag=etag))
+
+    # -- pub/sub -------------------------------------------------------------------------
+
+    async def publish(self, event: TaskEvent) -> None:
+        client = self._require()
+        s = self._settings
+        await self._bounded(
+            f"publishing {event.event_type} to {s.pubsub}/{s.topic}",
+            client.publish_event(s.pubsub, s.topic, event.model_dump_json(),
+                                 data_content_type=JSON),
+        )
+
+    # -- secrets and invocation ----------------------------------------------------------
+
+    async def notification_api_key(self, refresh: bool = False) -> str:
+        """The notification-service API key, from the Dapr secret store only (cached)."""
+        if self._api_key is not None and not refresh:
+            return self._api_key
+        client = self._require()
+        s = self._settings
+        where = f"secret {s.notification_secret!r} in secret store {s.secret_store!r}"
+        resp = await self._bounded(f"reading {where}",
+                                   client.get_secret(s.secret_store, s.notification_secret))
+        value = resp.secret.get(s.notification_secret_key)
+        if not value:
+            raise DaprUnavailableError(f"{where} has no key {s.notification_secret_key!r}")
+        self._api_key = value
+        return value
+
+    async def notify(self, event: TaskEvent) -> None:
+        """POST the event to notification-service `notify` through Dapr invocation."""
+        client = self._require()
+        s = self._settings
+        target = f"{s.notification_app_id}/{s.notification_method}"
+        api_key = await self.notification_api_key()
+        try:
+            async with asyncio.timeout(s.dapr_call_timeout_seconds):
+                await client.invoke_method(
+                    s.notification_app_id, s.notification_method,
+                    data=event.model_dump_json(), content_type=JSON,
+                    metadata=((s.api_key_header, api_key),), http_verb="POST",
+                )
+        except DaprHttpError as exc:
+            status = exc.status_code
+            if status in REJECTED_KEY_HTTP:
+                self._api_key = None
+            transient = status in TRANSIENT_HTTP or status in REJECTED_KEY_HTTP
+            raise InvocationError(f"invoking {target}: HTTP {status}: {exc.message}",
+                                  transient=transient, status=status) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise InvocationError(f"invoking {target}: {exc!r}", transient=True) from exc
+
+    # -- health --------------------------------------------------------------------------
+
+    async def missing_components(self) -> list[str]:
+        """Components this app needs that the sidecar has not loaded (raises if unreachable)."""
+        client = self._require()
+        meta = await self._bounded("reading sidecar metadata", client.get_metadata())
+        loaded = {c.name for c in meta.registered_components}
+        s = self._settings
+        return [n for n in (s.state_store, s.pubsub) if n not in loaded]

@@ -1,0 +1,41 @@
+"""The Task API application factory: one DaprIO (one Dapr client) per process, via lifespan."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from taskapi import health, problems, routes, subscriber
+from taskapi.dapr_io import DaprIO
+from taskapi.service import TaskService
+from taskapi.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        io = DaprIO(settings)
+        service = TaskService(io, settings)
+        app.state.io = io
+        app.state.service = service
+        app.state.processor = subscriber.EventProcessor(io, service.store)
+        # Connect in the background: the app serves /health (and 503s) while the sidecar
+        # is still starting, instead of failing to boot.
+        connecting = asyncio.create_task(io.connect(), name="dapr-connect")
+        try:
+            yield
+        finally:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            await io.close()
+
+    app = FastAPI(title="Task API", lifespan=lifespan)
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(routes.router)
+    subscriber.subscribe(app, settings)
+    return app

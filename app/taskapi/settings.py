@@ -1,0 +1,42 @@
+"""The one settings object of the Task API: Dapr names come from the operator as TASKAPI_* env."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Defaults equal the names of the plain component set in components/."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKAPI_", frozen=True)
+
+    # Contract with the operator (names and defaults are fixed).
+    state_store: str = "statestore"
+    pubsub: str = "pubsub"
+    topic: str = "task-events"
+    dead_letter_topic: str = "task-events-deadletter"
+    # Names of a store and a secret, not secret values.
+    secret_store: str = "kubernetes-secrets"  # noqa: S105
+    notification_app_id: str = "notification-service"
+    notification_method: str = "notify"
+    notification_secret: str = "notification-api-key"  # noqa: S105
+    notification_secret_key: str = "api-key"  # noqa: S105
+    port: int = 8000
+
+    # Tuning: bounded everything, so a slow sidecar turns into a 503, never a hung request.
+    api_key_header: str = "X-API-Key"
+    dapr_call_timeout_seconds: float = Field(default=5.0, gt=0)
+    sidecar_wait_seconds: float = Field(default=60.0, gt=0)
+    conflict_retries: int = Field(default=25, ge=1)
+    conflict_backoff_seconds: float = Field(default=0.01, ge=0)
+    page_size_default: int = Field(default=20, ge=1)
+    page_size_max: int = Field(default=100, ge=1)
+    # Deleted tasks stay as tombstones for a while so a racing update cannot resurrect them
+    # (an ETag on a missing Redis key skips the check, dapr/dapr#2739).
+    tombstone_ttl_seconds: int = Field(default=3600, ge=1)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
