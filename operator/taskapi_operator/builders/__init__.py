@@ -1,0 +1,31 @@
+"""Pure builders: a parsed TaskApi in, the manifests of all its children out (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskapi_operator.builders.components import (
+    build_components,
+    component_names,
+    components_hash,
+)
+from taskapi_operator.builders.deployment import build_deployment
+from taskapi_operator.builders.rbac import build_secret_reader, build_service_account
+from taskapi_operator.builders.service import build_service
+from taskapi_operator.model import TaskApi
+
+
+def build_children(taskapi: TaskApi) -> list[dict[str, Any]]:
+    """Every child, in apply order: identity and components before the pods that use them."""
+    components = build_components(taskapi)
+    deployment = build_deployment(taskapi, component_names(taskapi), components_hash(components))
+    return [
+        build_service_account(taskapi),
+        *build_secret_reader(taskapi),
+        *components,
+        build_service(taskapi),
+        deployment,
+    ]
+
+
+__all__ = ["build_children"]

@@ -1,0 +1,95 @@
+"""Dapr Component manifests for the components a TaskApi manages (references create nothing)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from taskapi_operator import names
+from taskapi_operator.builders.common import child_metadata
+from taskapi_operator.model import ComponentSpec, ManagedComponent, MetadataItem, TaskApi
+
+
+@dataclass(frozen=True)
+class ComponentNames:
+    """The Dapr component names the app is told to use, managed or referenced."""
+
+    statestore: str
+    pubsub: str
+    secretstore: str
+
+
+def _resolved(taskapi: TaskApi, spec: ComponentSpec, component: str) -> str:
+    if spec.ref is not None:
+        return spec.ref.name
+    return names.component_name(taskapi.name, component)
+
+
+def component_names(taskapi: TaskApi) -> ComponentNames:
+    spec = taskapi.spec
+    return ComponentNames(
+        statestore=_resolved(taskapi, spec.state_store, names.COMPONENT_STATESTORE),
+        pubsub=_resolved(taskapi, spec.pubsub, names.COMPONENT_PUBSUB),
+        secretstore=_resolved(taskapi, spec.secret_store, names.COMPONENT_SECRETSTORE),
+    )
+
+
+def referenced_components(taskapi: TaskApi) -> list[str]:
+    """Names of existing components the instance uses but does not own."""
+    specs = (taskapi.spec.state_store, taskapi.spec.pubsub, taskapi.spec.secret_store)
+    return [s.ref.name for s in specs if s.ref is not None]
+
+
+def referenced_secrets(taskapi: TaskApi) -> list[str]:
+    """Secrets that must exist: managed components' secretKeyRefs and the notification key."""
+    found = {taskapi.spec.notifications.secret_name}
+    for spec in (taskapi.spec.state_store, taskapi.spec.pubsub, taskapi.spec.secret_store):
+        if spec.managed is not None:
+            found.update(i.secret_key_ref.name for i in spec.managed.metadata if i.secret_key_ref)
+    return sorted(found)
+
+
+def _metadata_item(item: MetadataItem) -> dict[str, Any]:
+    if item.secret_key_ref is not None:
+        ref = item.secret_key_ref
+        return {"name": item.name, "secretKeyRef": {"name": ref.name, "key": ref.key}}
+    return {"name": item.name, "value": item.value}
+
+
+def _component(taskapi: TaskApi, managed: ManagedComponent, component: str) -> dict[str, Any]:
+    return {
+        "apiVersion": names.DAPR_COMPONENT_API_VERSION,
+        "kind": "Component",
+        "metadata": child_metadata(
+            taskapi, names.component_name(taskapi.name, component), component
+        ),
+        "spec": {
+            "type": managed.type,
+            "version": managed.version,
+            "metadata": [_metadata_item(i) for i in managed.metadata],
+        },
+        # Scoped so that other apps' sidecars in the namespace do not load it.
+        "scopes": [taskapi.app_id],
+    }
+
+
+def build_components(taskapi: TaskApi) -> list[dict[str, Any]]:
+    spec = taskapi.spec
+    wanted = (
+        (spec.state_store, names.COMPONENT_STATESTORE),
+        (spec.pubsub, names.COMPONENT_PUBSUB),
+        (spec.secret_store, names.COMPONENT_SECRETSTORE),
+    )
+    return [_component(taskapi, s.managed, c) for s, c in wanted if s.managed is not None]
+
+
+def components_hash(components: list[dict[str, Any]]) -> str:
+    """Stable digest of the rendered components; it goes on the pod template."""
+    essence = [
+        {"name": c["metadata"]["name"], "spec": c["spec"], "scopes": c["scopes"]}
+        for c in components
+    ]
+    rendered = json.dumps(essence, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(rendered.encode()).hexdigest()[:16]

@@ -1,0 +1,123 @@
+"""Every name, label, annotation and API coordinate the operator uses, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- the TaskApi resource -------------------------------------------------------------
+GROUP: Final = "taskapi.io"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "TaskApi"
+PLURAL: Final = "taskapis"
+
+# --- labels on every child (app.kubernetes.io/* recommended labels) --------------------
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+LABEL_COMPONENT: Final = "app.kubernetes.io/component"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+APP_NAME: Final = "taskapi"
+MANAGER: Final = "taskapi-operator"
+
+# values of app.kubernetes.io/component, one per kind of child
+COMPONENT_API: Final = "api"
+COMPONENT_STATESTORE: Final = "statestore"
+COMPONENT_PUBSUB: Final = "pubsub"
+COMPONENT_SECRETSTORE: Final = "secretstore"
+COMPONENT_IDENTITY: Final = "identity"
+
+# --- annotations -----------------------------------------------------------------------
+# Set on a TaskApi to stop the operator writing its children (deletion still works).
+ANNOTATION_PAUSED: Final = f"{GROUP}/paused"
+# Pod-template annotation: a change of the rendered components rolls the pods, because
+# daprd loads components only at start (without the HotReload preview feature).
+ANNOTATION_COMPONENTS_HASH: Final = f"{GROUP}/components-hash"
+# Parent metadata that must never reach a child: Argo CD tracks by these.
+ARGOCD_PREFIX: Final = "argocd.argoproj.io/"
+
+# --- Dapr ------------------------------------------------------------------------------
+DAPR_COMPONENT_API_VERSION: Final = "dapr.io/v1alpha1"
+DAPR_SIDECAR_CONTAINER: Final = "daprd"
+DAPR_ENABLED: Final = "dapr.io/enabled"
+DAPR_APP_ID: Final = "dapr.io/app-id"
+DAPR_APP_PORT: Final = "dapr.io/app-port"
+DAPR_APP_PROTOCOL: Final = "dapr.io/app-protocol"
+DAPR_CONFIG: Final = "dapr.io/config"
+DAPR_LOG_LEVEL: Final = "dapr.io/log-level"
+DAPR_API_LOGGING: Final = "dapr.io/enable-api-logging"
+DAPR_SIDECAR_CPU_REQUEST: Final = "dapr.io/sidecar-cpu-request"
+DAPR_SIDECAR_CPU_LIMIT: Final = "dapr.io/sidecar-cpu-limit"
+DAPR_SIDECAR_MEMORY_REQUEST: Final = "dapr.io/sidecar-memory-request"
+DAPR_SIDECAR_MEMORY_LIMIT: Final = "dapr.io/sidecar-memory-limit"
+DAPR_METADATA_PATH: Final = "/v1.0/metadata"
+
+# --- the app container -----------------------------------------------------------------
+APP_CONTAINER: Final = "taskapi"
+APP_PORT_NAME: Final = "http"
+APP_LIVENESS_PATH: Final = "/health"
+APP_READINESS_PATH: Final = "/ready"
+TMP_VOLUME: Final = "tmp"
+
+# Environment contract with app/taskapi (its settings object reads these).
+ENV_STATE_STORE: Final = "TASKAPI_STATE_STORE"
+ENV_PUBSUB: Final = "TASKAPI_PUBSUB"
+ENV_TOPIC: Final = "TASKAPI_TOPIC"
+ENV_DEAD_LETTER_TOPIC: Final = "TASKAPI_DEAD_LETTER_TOPIC"
+ENV_SECRET_STORE: Final = "TASKAPI_SECRET_STORE"  # noqa: S105
+ENV_NOTIFICATION_APP_ID: Final = "TASKAPI_NOTIFICATION_APP_ID"
+ENV_NOTIFICATION_METHOD: Final = "TASKAPI_NOTIFICATION_METHOD"
+ENV_NOTIFICATION_SECRET: Final = "TASKAPI_NOTIFICATION_SECRET"  # noqa: S105
+ENV_NOTIFICATION_SECRET_KEY: Final = "TASKAPI_NOTIFICATION_SECRET_KEY"  # noqa: S105
+ENV_PORT: Final = "TASKAPI_PORT"
+
+# --- status condition types ------------------------------------------------------------
+COND_READY: Final = "Ready"
+COND_COMPONENTS_READY: Final = "ComponentsReady"
+COND_AVAILABLE: Final = "Available"
+COND_SIDECARS_READY: Final = "SidecarsReady"
+COND_SUBSCRIPTION_HEALTHY: Final = "SubscriptionHealthy"
+
+
+# --- child names: unique per instance so two TaskApis can share a namespace -------------
+def deployment_name(instance: str) -> str:
+    return instance
+
+
+def service_name(instance: str) -> str:
+    return instance
+
+
+def service_account_name(instance: str) -> str:
+    return instance
+
+
+def secret_reader_role_name(instance: str) -> str:
+    return f"{instance}-secret-reader"
+
+
+def component_name(instance: str, component: str) -> str:
+    """Name of a managed Dapr component, e.g. ``orders-statestore``."""
+    return f"{instance}-{component}"
+
+
+def selector_labels(instance: str) -> dict[str, str]:
+    """Labels that select the instance's pods (immutable once the Deployment exists)."""
+    return {
+        LABEL_NAME: APP_NAME,
+        LABEL_INSTANCE: instance,
+        LABEL_COMPONENT: COMPONENT_API,
+    }
+
+
+def child_labels(instance: str, component: str) -> dict[str, str]:
+    return {
+        LABEL_NAME: APP_NAME,
+        LABEL_INSTANCE: instance,
+        LABEL_COMPONENT: component,
+        LABEL_MANAGED_BY: MANAGER,
+    }
+
+
+def label_selector(labels: dict[str, str]) -> str:
+    """``k=v,k=v`` form used by list calls and the scale subresource."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
