@@ -1,0 +1,80 @@
+"""notification-service application factory: POST /notify behind an API key, GET to inspect."""
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+
+from notifier.dapr_io import DaprIO, SecretUnavailableError
+from notifier.models import Notification, NotifyRequest, NotifyResult
+from notifier.recorder import Recorder
+from notifier.settings import Settings, get_settings
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def _problem(code: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse({"type": "about:blank", "title": title, "status": code,
+                         "detail": detail}, status_code=code, media_type=PROBLEM_JSON)
+
+
+def _router(settings: Settings) -> APIRouter:
+    router = APIRouter()
+    @router.post("/notify", response_model=None)
+    async def notify(body: NotifyRequest, request: Request) -> NotifyResult | JSONResponse:
+        io: DaprIO = request.app.state.io
+        api_key = request.headers.get(settings.api_key_header)
+        try:
+            expected = await io.api_key()
+        except SecretUnavailableError as exc:
+            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
+        if api_key is None or not hmac.compare_digest(api_key.encode(), expected.encode()):
+            return _problem(status.HTTP_401_UNAUTHORIZED, "Unauthorized",
+                            f"missing or wrong {settings.api_key_header} header")
+        recorder: Recorder = request.app.state.recorder
+        return NotifyResult(event_id=body.event_id, recorded=await recorder.record(body))
+
+    @router.get("/notifications")
+    async def notifications(request: Request, task_id: str | None = None) -> list[Notification]:
+        recorder: Recorder = request.app.state.recorder
+        return recorder.list(task_id)
+
+    @router.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready")
+    async def ready(request: Request) -> dict[str, str]:
+        io: DaprIO = request.app.state.io
+        try:
+            await io.api_key()
+        except SecretUnavailableError as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        return {"status": "ready"}
+
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        io = DaprIO(settings)
+        app.state.io = io
+        app.state.recorder = Recorder()
+        connecting = asyncio.create_task(io.connect(), name="dapr-connect")
+        try:
+            yield
+        finally:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            await io.close()
+
+    app = FastAPI(title="notification-service", lifespan=lifespan)
+    app.include_router(_router(settings))
+    return app

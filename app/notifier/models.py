@@ -1,0 +1,27 @@
+"""What notification-service accepts (a task event) and what it records."""
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+
+class NotifyRequest(BaseModel):
+    event_id: str = Field(min_length=1)
+    event_type: str
+    task_id: str = Field(min_length=1)
+    title: str
+    status: str
+    timestamp: AwareDatetime
+
+
+class Notification(BaseModel):
+    event_id: str
+    task_id: str
+    event_type: str
+    title: str
+    received_at: AwareDatetime
+    # Deliveries of the same event after the first: recorded, not notified again.
+    duplicates: int = 0
+
+
+class NotifyResult(BaseModel):
+    event_id: str
+    recorded: bool

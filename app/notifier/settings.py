@@ -1,0 +1,26 @@
+"""The one settings object of the reference notification-service (NOTIFIER_* env)."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", frozen=True)
+
+    # Names of a store and a secret, not secret values.
+    secret_store: str = "kubernetes-secrets"  # noqa: S105
+    secret_name: str = "notification-api-key"  # noqa: S105
+    secret_key: str = "api-key"  # noqa: S105
+    port: int = 8001
+    api_key_header: str = "X-API-Key"
+    # How long the API key read from the secret store is trusted before it is read again.
+    secret_cache_seconds: float = Field(default=30.0, ge=0)
+    dapr_call_timeout_seconds: float = Field(default=5.0, gt=0)
+    sidecar_wait_seconds: float = Field(default=60.0, gt=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
