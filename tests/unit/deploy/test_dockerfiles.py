@@ -45,4 +45,6 @@ def test_images_run_as_non_root_numeric_user() -> None:
     for dockerfile in DOCKERFILES:
         users = re.findall(r"^USER\s+(\S+)", (REPO / dockerfile).read_text(), re.MULTILINE)
         assert users, dockerfile
-        assert users[-1].split(":")[0].isdigit() and users[-1].split(":")[0] != "0"
+        uid = users[-1].split(":")[0]
+        assert uid.isdigit(), f"{dockerfile}: USER {uid} is not numeric"
+        assert uid != "0", f"{dockerfile} runs as root"
