@@ -1,0 +1,171 @@
+"""Both apps, each with its own real daprd, on one real redis-server; loopback only.
+
+Components come from components/local/ with the placeholders filled in, so the tests
+exercise the same YAML a developer runs locally. Every stack gets unique app ids and
+topics, so stacks sharing the session's redis-server never see each other's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+import yaml
+
+from harness.dapr import Daprd
+from harness.ports import LOOPBACK, free_port
+from harness.process import Process
+
+REPO = Path(__file__).resolve().parents[3]
+LOCAL_COMPONENTS = REPO / "components" / "local"
+API_KEY = "integration-test-key"
+
+# Fast redelivery and retries so RETRY paths finish within a test's patience.
+PUBSUB_TEST_METADATA = {"redeliverInterval": "1s", "processingTimeout": "2s"}
+TEST_RETRY = {"policy": "constant", "duration": "500ms", "maxRetries": 60}
+
+
+def write_resources(target: Path, redis_address: str, secrets_file: Path) -> Path:
+    """components/local/ with REDIS_ADDRESS and SECRETS_FILE filled in, tuned for tests."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in LOCAL_COMPONENTS.glob("*.yaml"):
+        doc: dict[str, Any] = yaml.safe_load(source.read_text())
+        if doc["kind"] == "Configuration":
+            continue  # the harness writes the shared Configuration
+        spec = doc["spec"]
+        if doc["kind"] == "Resiliency":
+            for name in spec["policies"]["retries"]:
+                spec["policies"]["retries"][name] = TEST_RETRY
+        else:
+            items = {m["name"]: m for m in spec.get("metadata", [])}
+            for item in items.values():
+                if item.get("value") == "REDIS_ADDRESS":
+                    item["value"] = redis_address
+                if item.get("value") == "SECRETS_FILE":
+                    item["value"] = str(secrets_file)
+            if spec["type"].startswith("pubsub."):
+                for key, value in PUBSUB_TEST_METADATA.items():
+                    items[key] = {"name": key, "value": value}
+            spec["metadata"] = list(items.values())
+        (target / source.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    return target
+
+
+class App:
+    """One uvicorn-served app on a fixed loopback port (so it can be stopped and restarted)."""
+
+    def __init__(self, name: str, factory: str, env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.factory = factory
+        self.env = env
+        self.workdir = workdir
+        self.port = free_port()
+        self._proc: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> Self:
+        argv = [sys.executable, "-m", "uvicorn", "--factory", self.factory,
+                "--host", LOOPBACK, "--port", str(self.port), "--log-level", "warning"]
+        env = {**os.environ, **self.env}
+        self._proc = Process(self.name, argv, self.workdir / f"{self.name}.log", env=env).start()
+        self._proc.wait_until(lambda: _get(f"{self.url}/health") == 200, 30, "serving /health")
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        assert self._proc is not None
+        self._proc.wait_until(lambda: _get(f"{self.url}/ready") == 200, timeout, "ready")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.stop()
+            self._proc = None
+
+
+class Stack:
+    def __init__(self, workdir: Path, redis_address: str, config: Path) -> None:
+        suffix = uuid.uuid4().hex[:6]
+        self.workdir = workdir
+        self.config = config
+        secrets_file = workdir / "secrets.json"
+        secrets_file.write_text(json.dumps({"notification-api-key": {"api-key": API_KEY}}))
+        self.resources = write_resources(workdir / "resources", redis_address, secrets_file)
+        self.taskapi_id = f"taskapi-{suffix}"
+        self.notifier_id = f"notification-service-{suffix}"
+        self.topic = f"task-events-{suffix}"
+        self.notifier_sidecar = Daprd(self.notifier_id, None, self.resources, workdir,
+                                      config=config)
+        self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir,
+                                     config=config)
+        self.notifier = App("notifier", "notifier.main:create_app",
+                            {**self.notifier_sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2"},
+                            workdir)
+        self.taskapi = App(
+            "taskapi", "taskapi.main:create_app",
+            {
+                **self.taskapi_sidecar.app_env(),
+                "DAPR_HEALTH_TIMEOUT": "2",
+                "TASKAPI_TOPIC": self.topic,
+                "TASKAPI_DEAD_LETTER_TOPIC": f"{self.topic}-deadletter",
+                "TASKAPI_NOTIFICATION_APP_ID": self.notifier_id,
+                "TASKAPI_DAPR_CALL_TIMEOUT_SECONDS": "3",
+            },
+            workdir,
+        )
+        self.notifier_sidecar.app_port = self.notifier.port
+        self.taskapi_sidecar.app_port = self.taskapi.port
+
+    def start(self) -> Self:
+        # Apps first: they serve /health while their sidecar starts, as in a Pod.
+        self.notifier.start()
+        self.taskapi.start()
+        self.notifier_sidecar.start()
+        self.taskapi_sidecar.start()
+        self.notifier.wait_ready()
+        self.taskapi.wait_ready()
+        # Healthy = app channel up and /dapr/subscribe read.
+        self.taskapi_sidecar.wait_healthy()
+        self.notifier_sidecar.wait_healthy()
+        return self
+
+    def restart_taskapi_sidecar(self) -> None:
+        """A new daprd on the same ports (the app's client keeps pointing there)."""
+        old = self.taskapi_sidecar
+        old.stop()
+        self.taskapi_sidecar = Daprd(
+            old.app_id, old.app_port, old.resources_dir, old.workdir, config=old.config,
+            http_port=old.http_port, grpc_port=old.grpc_port, public_port=old.public_port,
+        )
+        self.taskapi_sidecar.start()
+        self.taskapi_sidecar.wait_healthy()
+
+    def stop(self) -> None:
+        for part in (self.taskapi_sidecar, self.notifier_sidecar):
+            part.stop()
+        for app in (self.taskapi, self.notifier):
+            app.stop()
+
+
+def _get(url: str) -> int:
+    return httpx.get(url, timeout=2).status_code
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.2) -> Any:
+    """The first truthy result of `check` within `timeout` seconds (bounded polling)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")

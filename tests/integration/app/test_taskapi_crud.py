@@ -1,0 +1,109 @@
+"""CRUD, validation and ETag behaviour of the Task API against real daprd + Redis."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _create(api: httpx.Client, title: str = "write tests", **extra: object) -> httpx.Response:
+    resp = api.post("/tasks", json={"title": title, **extra})
+    assert resp.status_code == 201, resp.text
+    return resp
+
+
+def test_crud_round_trip(api: httpx.Client) -> None:
+    created = _create(api, "buy milk", description="2 litres", priority=2)
+    task = created.json()
+    assert created.headers["Location"] == f"/tasks/{task['id']}"
+    assert created.headers["ETag"]
+    assert task["status"] == "pending"
+    assert task["created_at"].endswith(("Z", "+00:00"))
+
+    got = api.get(f"/tasks/{task['id']}")
+    assert got.status_code == 200
+    assert got.json() == task
+    assert got.headers["ETag"] == created.headers["ETag"]
+
+    patched = api.patch(f"/tasks/{task['id']}", json={"title": "buy oat milk", "priority": 5})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["title"] == "buy oat milk"
+    assert patched.json()["description"] == "2 litres"
+    assert patched.json()["revision"] == 2
+
+    status = api.put(f"/tasks/{task['id']}/status", params={"status": "in_progress"})
+    assert status.status_code == 200, status.text
+    assert status.json()["status"] == "in_progress"
+
+    listed = api.get("/tasks", params={"limit": 100}).json()
+    assert task["id"] in [t["id"] for t in listed["items"]]
+
+    assert api.delete(f"/tasks/{task['id']}").status_code == 204
+    assert api.get(f"/tasks/{task['id']}").status_code == 404
+    listed = api.get("/tasks", params={"limit": 100}).json()
+    assert task["id"] not in [t["id"] for t in listed["items"]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("GET", "/tasks/nope", {}),
+        ("PATCH", "/tasks/nope", {"json": {"title": "x"}}),
+        ("PUT", "/tasks/nope/status", {"params": {"status": "completed"}}),
+        ("DELETE", "/tasks/nope", {}),
+    ],
+)
+def test_unknown_id_is_404(api: httpx.Client, method: str, path: str, kwargs: dict[str, object]) -> None:
+    resp = api.request(method, path, **kwargs)  # type: ignore[arg-type]
+    assert resp.status_code == 404
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert "nope" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"title": ""}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": "ok", "priority": 9}, "priority"),
+        ({"title": "ok", "status": "completed"}, "status"),
+        ({}, "title"),
+    ],
+)
+def test_invalid_body_is_422_with_reason(api: httpx.Client, body: dict[str, object], reason: str) -> None:
+    resp = api.post("/tasks", json=body)
+    assert resp.status_code == 422
+    assert reason in resp.json()["detail"]
+
+
+def test_invalid_status_and_empty_patch_are_422(api: httpx.Client) -> None:
+    task = _create(api).json()
+    resp = api.put(f"/tasks/{task['id']}/status", params={"status": "done"})
+    assert resp.status_code == 422
+    assert "status" in resp.json()["detail"]
+    resp = api.patch(f"/tasks/{task['id']}", json={})
+    assert resp.status_code == 422
+    assert resp.json()["detail"]
+
+
+def test_stale_if_match_is_412_and_fresh_one_wins(api: httpx.Client) -> None:
+    created = _create(api)
+    task_id, first_etag = created.json()["id"], created.headers["ETag"]
+    update = api.patch(f"/tasks/{task_id}", json={"priority": 4},
+                       headers={"If-Match": first_etag})
+    assert update.status_code == 200, update.text
+    second_etag = update.headers["ETag"]
+    assert second_etag != first_etag
+
+    stale = api.patch(f"/tasks/{task_id}", json={"priority": 1}, headers={"If-Match": first_etag})
+    assert stale.status_code == 412
+    assert "ETag" in stale.json()["detail"]
+    stale = api.put(f"/tasks/{task_id}/status", params={"status": "completed"},
+                    headers={"If-Match": first_etag})
+    assert stale.status_code == 412
+    assert api.delete(f"/tasks/{task_id}", headers={"If-Match": first_etag}).status_code == 412
+    assert api.get(f"/tasks/{task_id}").json()["priority"] == 4
+
+    assert api.delete(f"/tasks/{task_id}", headers={"If-Match": second_etag}).status_code == 204
