@@ -1,0 +1,104 @@
+"""Events through real Redis Streams pub/sub, the subscription, and invocation with secrets."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from taskapi_stack import API_KEY, Stack, eventually
+
+pytestmark = pytest.mark.integration
+
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+
+
+def _activity_types(api: httpx.Client, task_id: str) -> list[str]:
+    resp = api.get(f"/tasks/{task_id}/activity")
+    return [e["event_type"] for e in resp.json()["events"]] if resp.status_code == 200 else []
+
+
+def _notifications(stack: Stack, task_id: str) -> list[dict[str, Any]]:
+    resp = httpx.get(f"{stack.notifier.url}/notifications", params={"task_id": task_id})
+    resp.raise_for_status()
+    result: list[dict[str, Any]] = resp.json()
+    return result
+
+
+def _publish(stack: Stack, body: dict[str, Any], content_type: str) -> None:
+    sidecar = stack.taskapi_sidecar
+    resp = httpx.post(f"{sidecar.http_url}/v1.0/publish/pubsub/{stack.topic}",
+                      content=json.dumps(body), headers={"Content-Type": content_type})
+    assert resp.status_code == 204, resp.text
+
+
+def test_sidecar_metadata_lists_the_subscription(stack: Stack) -> None:
+    subscriptions = stack.taskapi_sidecar.metadata()["subscriptions"]
+    mine = [s for s in subscriptions if s["topic"] == stack.topic]
+    assert len(mine) == 1
+    assert mine[0]["pubsubname"] == "pubsub"
+    assert mine[0]["deadLetterTopic"] == f"{stack.topic}-deadletter"
+
+
+def test_created_and_completed_events_reach_the_subscription_and_notify_once(
+    api: httpx.Client, stack: Stack
+) -> None:
+    task = api.post("/tasks", json={"title": "ship it"}).json()
+    eventually(lambda: "task.created" in _activity_types(api, task["id"]))
+    assert _notifications(stack, task["id"]) == []  # only completion notifies
+
+    done = api.put(f"/tasks/{task['id']}/status", params={"status": "completed"})
+    assert done.status_code == 200
+    eventually(lambda: "task.completed" in _activity_types(api, task["id"]))
+    notes = eventually(lambda: _notifications(stack, task["id"]))
+    assert [n["event_type"] for n in notes] == ["task.completed"]
+
+    # Deliver the very same completion event twice more: still exactly one notification.
+    activity = api.get(f"/tasks/{task['id']}/activity").json()
+    completed = next(e for e in activity["events"] if e["event_type"] == "task.completed")
+    replay = {"event_id": completed["event_id"], "event_type": "task.completed",
+              "task_id": task["id"], "title": task["title"], "status": "completed",
+              "timestamp": datetime.now(UTC).isoformat()}
+    for _ in range(2):
+        _publish(stack, replay, "application/json")
+    time.sleep(2)  # both deliveries handled (redelivery would be after 1s)
+    assert len(_notifications(stack, task["id"])) == 1
+    assert _activity_types(api, task["id"]).count("task.completed") == 1
+
+
+def test_same_cloudevent_delivered_twice_notifies_once(api: httpx.Client, stack: Stack) -> None:
+    task_id = uuid.uuid4().hex  # the notification path needs no stored task
+    event_id = uuid.uuid4().hex
+    cloud_event = {
+        "specversion": "1.0", "id": event_id, "source": "integration-test",
+        "type": "com.dapr.event.sent", "datacontenttype": "application/json",
+        "data": {"event_id": event_id, "event_type": "task.completed", "task_id": task_id,
+                 "title": "twice", "status": "completed",
+                 "timestamp": datetime.now(UTC).isoformat()},
+    }
+    _publish(stack, cloud_event, CLOUDEVENTS_JSON)
+    _publish(stack, cloud_event, CLOUDEVENTS_JSON)
+    eventually(lambda: _notifications(stack, task_id))
+    time.sleep(2)
+    assert len(_notifications(stack, task_id)) == 1
+    assert _activity_types(api, task_id) == ["task.completed"]
+
+
+def test_malformed_event_is_dropped_not_retried_forever(api: httpx.Client, stack: Stack) -> None:
+    _publish(stack, {"not": "a task event"}, "application/json")
+    # The subscription keeps working after it (a poison message does not block the stream).
+    task = api.post("/tasks", json={"title": "after poison"}).json()
+    eventually(lambda: "task.created" in _activity_types(api, task["id"]))
+
+
+def test_notification_service_rejects_a_wrong_api_key(stack: Stack) -> None:
+    url = f"{stack.taskapi_sidecar.http_url}/v1.0/invoke/{stack.notifier_id}/method/notify"
+    body = {"event_id": uuid.uuid4().hex, "event_type": "task.completed", "task_id": "t",
+            "title": "x", "status": "completed", "timestamp": datetime.now(UTC).isoformat()}
+    assert httpx.post(url, json=body, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert httpx.post(url, json=body).status_code == 401
+    assert httpx.post(url, json=body, headers={"X-API-Key": API_KEY}).status_code == 200
