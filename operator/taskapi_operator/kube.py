@@ -28,6 +28,7 @@ PLURALS: dict[tuple[str, str], str] = {
     (names.API_VERSION, names.KIND): names.PLURAL,
 }
 _QUANTITY_PARENTS = frozenset({"requests", "limits"})
+_QUANTITY = "<quantity>"  # marks a scalar found in a requests/limits map
 
 
 class KubeError(Exception):
@@ -67,7 +68,7 @@ def resource_path(
 def _same_scalar(desired: Any, live: Any, parent: str | None) -> bool:
     if desired == live:
         return True
-    if parent in _QUANTITY_PARENTS and isinstance(desired, str | int) and live is not None:
+    if parent == _QUANTITY and isinstance(desired, str | int) and live is not None:
         # The apiserver canonicalises quantities ("1000m" comes back as "1").
         try:
             return bool(parse_quantity(desired) == parse_quantity(live))  # type: ignore[no-untyped-call]
@@ -81,7 +82,10 @@ def matches(desired: Any, live: Any, parent: str | None = None) -> bool:
     if isinstance(desired, Mapping):
         if not isinstance(live, Mapping):
             return False
-        return all(matches(v, live.get(k), k) for k, v in desired.items())
+        quantities = parent in _QUANTITY_PARENTS
+        return all(
+            matches(v, live.get(k), _QUANTITY if quantities else k) for k, v in desired.items()
+        )
     if isinstance(desired, list):
         if not isinstance(live, list) or len(desired) != len(live):
             return False
@@ -101,7 +105,8 @@ def load_api_client(settings: OperatorSettings) -> ApiClient:
         config.load_incluster_config(client_configuration=configuration)
         return ApiClient(configuration)
     except config.ConfigException:
-        return config.new_client_from_config()
+        fallback: ApiClient = config.new_client_from_config()
+        return fallback
 
 
 class Kube:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from taskapi_operator import names
 
@@ -72,9 +79,13 @@ class NotificationsSpec(_Model):
     secret_key: str = Field(default="api-key", alias="secretKey")
 
 
+# The CRD accepts int-or-string quantities (cpu: 1); manifests carry them as strings.
+Quantity = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+
+
 class Resources(_Model):
-    requests: dict[str, str] = Field(default_factory=dict)
-    limits: dict[str, str] = Field(default_factory=dict)
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
 
 
 class SidecarSpec(_Model):

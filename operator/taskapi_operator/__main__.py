@@ -1,0 +1,23 @@
+"""Entry point of the operator image: runs kopf with this package's handlers."""
+
+from __future__ import annotations
+
+import kopf
+
+from taskapi_operator import handlers  # noqa: F401  (registers the handlers)
+from taskapi_operator.settings import OperatorSettings
+
+
+def main() -> None:
+    settings = OperatorSettings()
+    kopf.configure(verbose=False)
+    kopf.run(
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        liveness_endpoint=settings.liveness_endpoint,
+        standalone=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

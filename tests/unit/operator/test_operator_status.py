@@ -1,0 +1,182 @@
+"""The pure status function: counts, reasons users can act on, stable transition times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from operator_fixtures import sample_body
+
+from taskapi_operator.kube import matches
+from taskapi_operator.model import TaskApi
+from taskapi_operator.status import Observed, PodProbe, compute_status, merge_patch
+
+T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def pod(
+    name: str,
+    *,
+    containers: tuple[str, ...] = ("taskapi", "daprd"),
+    ready: tuple[str, ...] | None = None,
+    ip: str = "127.1.0.9",
+) -> dict[str, Any]:
+    ready = containers if ready is None else ready
+    all_ready = set(ready) == set(containers)
+    return {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": c} for c in containers]},
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "conditions": [{"type": "Ready", "status": "True" if all_ready else "False"}],
+            "containerStatuses": [{"name": c, "ready": c in ready} for c in containers],
+        },
+    }
+
+
+def deployment(ready: int, replicas: int = 2) -> dict[str, Any]:
+    available = "True" if ready else "False"
+    return {
+        "status": {
+            "replicas": replicas,
+            "readyReplicas": ready,
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": available,
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "Deployment has minimum availability.",
+                }
+            ],
+        }
+    }
+
+
+def cond(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == kind)
+
+
+TASKAPI = TaskApi.from_body(sample_body())  # replicas: 2
+
+
+def test_all_ready_gives_2_of_2_and_ready_true() -> None:
+    observed = Observed(
+        deployment=deployment(2),
+        pods=[pod("a"), pod("b")],
+        probes=[PodProbe("a", registered=True), PodProbe("b", registered=True)],
+    )
+    status = compute_status(TASKAPI, observed, {}, T0)
+    assert (status["ready"], status["sidecars"]) == ("2/2", "2/2")
+    assert status["pods"] == [
+        {"name": "a", "phase": "Running", "ready": "2/2", "sidecar": "Ready"},
+        {"name": "b", "phase": "Running", "ready": "2/2", "sidecar": "Ready"},
+    ]
+    assert status["subscription"]["state"] == "Healthy"
+    assert status["subscription"]["registered"] == 2
+    assert cond(status, "Ready")["status"] == "True"
+    assert cond(status, "Ready")["observedGeneration"] == 3
+    assert status["observedGeneration"] == 3
+
+
+def test_daprd_not_ready_shows_in_sidecars_and_ready_reason() -> None:
+    observed = Observed(deployment=deployment(1), pods=[pod("a"), pod("b", ready=("taskapi",))])
+    status = compute_status(TASKAPI, observed, {}, T0)
+    assert status["sidecars"] == "1/2"
+    ready = cond(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "SidecarNotReady")
+    assert "b" in ready["message"]
+
+
+def test_missing_sidecar_says_dapr_is_not_installed() -> None:
+    observed = Observed(deployment=deployment(2), pods=[pod("a", containers=("taskapi",))])
+    status = compute_status(TASKAPI, observed, {}, T0)
+    assert cond(status, "SidecarsReady")["reason"] == "SidecarNotInjected"
+    assert "is Dapr installed in this cluster" in cond(status, "Ready")["message"]
+
+
+def test_missing_secret_is_reported_by_name() -> None:
+    observed = Observed(
+        deployment=deployment(2), pods=[pod("a"), pod("b")], missing_secrets=["redis"]
+    )
+    ready = cond(compute_status(TASKAPI, observed, {}, T0), "Ready")
+    assert ready["reason"] == "SecretNotFound"
+    assert "redis" in ready["message"]
+
+
+def test_subscription_missing_is_unhealthy_and_blocks_ready() -> None:
+    observed = Observed(
+        deployment=deployment(2),
+        pods=[pod("a"), pod("b")],
+        probes=[PodProbe("a", registered=True), PodProbe("b")],
+    )
+    status = compute_status(TASKAPI, observed, {}, T0)
+    assert status["subscription"]["state"] == "Unhealthy"
+    assert cond(status, "Ready")["reason"] == "SubscriptionNotRegistered"
+
+
+def test_unanswered_probes_are_unknown_and_do_not_block_ready() -> None:
+    observed = Observed(
+        deployment=deployment(2),
+        pods=[pod("a"), pod("b")],
+        probes=[PodProbe("a", error="refused"), PodProbe("b", error="refused")],
+    )
+    status = compute_status(TASKAPI, observed, {}, T0)
+    assert status["subscription"]["state"] == "Unknown"
+    assert cond(status, "SubscriptionHealthy")["status"] == "Unknown"
+    assert cond(status, "Ready")["status"] == "True"
+
+
+def test_unchanged_status_keeps_times_so_steady_state_writes_nothing() -> None:
+    observed = Observed(
+        deployment=deployment(2),
+        pods=[pod("a"), pod("b")],
+        probes=[PodProbe("a", registered=True), PodProbe("b", registered=True)],
+    )
+    first = compute_status(TASKAPI, observed, {}, T0)
+    later = compute_status(TASKAPI, observed, first, T0 + timedelta(seconds=60))
+    assert merge_patch(first, later) == {}
+    # After the heartbeat the probe time is refreshed, but not the transition times.
+    much_later = compute_status(TASKAPI, observed, first, T0 + timedelta(seconds=301))
+    patch = merge_patch(first, much_later)
+    assert patch == {"subscription": {"lastProbeTime": "2026-01-01T12:05:01Z"}}
+
+
+def test_transition_time_moves_only_when_status_changes() -> None:
+    good = Observed(deployment=deployment(2), pods=[pod("a"), pod("b")])
+    bad = Observed(deployment=deployment(1), pods=[pod("a"), pod("b", ready=("taskapi",))])
+    first = compute_status(TASKAPI, good, {}, T0)
+    second = compute_status(TASKAPI, bad, first, T0 + timedelta(minutes=1))
+    assert cond(second, "Ready")["lastTransitionTime"] == "2026-01-01T12:01:00Z"
+    assert cond(second, "ComponentsReady")["lastTransitionTime"] == "2026-01-01T12:00:00Z"
+
+
+def test_paused_is_the_ready_reason() -> None:
+    paused = TaskApi.from_body(sample_body(annotations={"taskapi.io/paused": "true"}))
+    status = compute_status(paused, Observed(deployment=deployment(2)), {}, T0)
+    assert cond(status, "Ready")["reason"] == "Paused"
+
+
+def test_merge_patch_removes_keys() -> None:
+    assert merge_patch({"a": 1, "b": {"c": 1, "d": 2}}, {"b": {"c": 1}}) == {
+        "a": None,
+        "b": {"d": None},
+    }
+
+
+def test_matches_ignores_server_defaults_and_canonical_quantities() -> None:
+    desired = {"spec": {"containers": [{"name": "x", "resources": {"limits": {"cpu": "1000m"}}}]}}
+    live = {
+        "spec": {
+            "containers": [
+                {
+                    "name": "x",
+                    "terminationMessagePath": "/dev/t",
+                    "resources": {"limits": {"cpu": "1"}},
+                }
+            ]
+        }
+    }
+    assert matches(desired, live)
+    live["spec"]["containers"][0]["name"] = "y"
+    assert not matches(desired, live)
