@@ -110,9 +110,16 @@ class DaprIO:
                 f"{self._settings.dapr_call_timeout_seconds:g}s"
             ) from exc
         except (grpc.RpcError, DaprInternalError) as exc:
-            if _grpc_code(exc) == grpc.StatusCode.ABORTED:
+            code = _grpc_code(exc)
+            if code == grpc.StatusCode.ABORTED:
                 raise EtagConflictError(f"{what}: {_details(exc)}") from exc
-            raise DaprUnavailableError(f"{what}: {_details(exc)}") from exc
+            if code == grpc.StatusCode.UNAVAILABLE:
+                raise DaprUnavailableError(
+                    f"{what}: the Dapr sidecar is unreachable ({_details(exc)})"
+                ) from exc
+            # Component failures (e.g. Redis down) come back as INTERNAL and similar codes.
+            name = getattr(code, "name", "UNKNOWN")
+            raise DaprUnavailableError(f"{what}: Dapr answered {name}: {_details(exc)}") from exc
 
     # -- state ---------------------------------------------------------------------------
 
