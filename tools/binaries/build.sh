@@ -2,7 +2,8 @@
 # Builds the real control-plane and Dapr binaries the tests and the demo run, from the
 # wrapper Go modules beside this script, into a cache outside the checkout.
 #
-# Usage: tools/binaries/build.sh [tool ...]      (tools: kubernetes etcd kwok dapr; default all)
+# Usage: tools/binaries/build.sh [tool ...]
+#        (tools: kubernetes etcd kwok dapr dapr-control-plane; default all)
 # Prints, last, one line per tool: "<tool> <directory holding its binaries>".
 #
 # The cache key is a hash of the wrapper's go.mod/go.sum (+ sources) and the Go version, so
@@ -20,7 +21,7 @@ module_version() { # module version as required in the wrapper's go.mod
 }
 
 cache_key() {
-  (cd "$here/$1" && cat go.mod go.sum ./*.go ./*/*.go 2>/dev/null; go version) | sha256sum | cut -c1-16
+  (cd "$here/$1" && cat go.mod go.sum ./*.go ./*/*.go ./patches/*.patch 2>/dev/null; go version) | sha256sum | cut -c1-16
 }
 
 build_kubernetes() {
@@ -83,6 +84,34 @@ assets_dapr() { # Dapr's own CRDs (Component, Configuration, ...), for the local
   mv "$out/crds.tmp" "$out/crds"
 }
 
+# Dapr's sentry and sidecar injector, run by the tests as processes against the harness
+# apiserver, from the same dapr version as daprd (checked). Like daprd, they are built from a
+# temporary copy of the dapr module, here with the patches in dapr-control-plane/patches
+# applied: each makes a v1.17.0 program obey the loopback-only network rule without changing
+# what it injects or signs (see each file). A patch that no longer applies fails the build.
+build_dapr_control_plane() {
+  local out=$1 v daprd_v src patchfile
+  v=$(module_version dapr-control-plane github.com/dapr/dapr)
+  daprd_v=$(module_version dapr github.com/dapr/dapr)
+  if [ "$v" != "$daprd_v" ]; then
+    log "dapr-control-plane requires dapr $v but daprd is built from $daprd_v: align the wrappers"
+    return 1
+  fi
+  go mod download github.com/dapr/dapr
+  src="$out/src/dapr"; mkdir -p "$out/src"
+  cp -r "$(go list -m -f '{{.Dir}}' github.com/dapr/dapr)" "$src"; chmod -R u+w "$src"
+  for patchfile in "$here"/dapr-control-plane/patches/*.patch; do
+    patch --quiet --forward --batch -p1 -d "$src" < "$patchfile"
+  done
+  printf 'go %s\n\nuse %s\n\nreplace github.com/dapr/dapr %s => %s\n' \
+    "$(go mod edit -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["Go"])')" \
+    "$here/dapr-control-plane" "$v" "$src" > "$out/src/go.work"
+  GOWORK="$out/src/go.work" go build -trimpath -o "$out/" \
+    -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${v#v}" \
+    github.com/dapr/dapr/cmd/sentry github.com/dapr/dapr/cmd/injector
+  rm -rf "$out/src"
+}
+
 build_one() {
   local tool=$1 key dir tmp start
   [ -f "$here/$tool/go.mod" ] || { log "unknown tool: $tool"; return 2; }
@@ -94,8 +123,8 @@ build_one() {
     start=$(date +%s)
     log "$tool: building into $dir (first build takes minutes; Go downloads modules from its proxy)"
     tmp="$dir.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
-    trap 'rm -rf "$tmp"' EXIT
-    (cd "$here/$tool" && "build_$tool" "$tmp")
+    trap "rm -rf '$tmp'" EXIT  # expanded now: \$tmp is out of scope when EXIT fires
+    (cd "$here/$tool" && "build_${tool//-/_}" "$tmp")
     touch "$tmp/.complete"; rm -rf "$dir"; mv "$tmp" "$dir"; trap - EXIT
     log "$tool: built in $(( $(date +%s) - start ))s"
   fi
@@ -103,5 +132,5 @@ build_one() {
   echo "$tool $dir"
 }
 
-tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes dapr)
+tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes dapr dapr-control-plane)
 for t in "${tools[@]}"; do build_one "$t"; done
