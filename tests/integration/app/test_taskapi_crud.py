@@ -55,7 +55,9 @@ def test_crud_round_trip(api: httpx.Client) -> None:
         ("DELETE", "/tasks/nope", {}),
     ],
 )
-def test_unknown_id_is_404(api: httpx.Client, method: str, path: str, kwargs: dict[str, object]) -> None:
+def test_unknown_id_is_404(
+    api: httpx.Client, method: str, path: str, kwargs: dict[str, object]
+) -> None:
     resp = api.request(method, path, **kwargs)  # type: ignore[arg-type]
     assert resp.status_code == 404
     assert resp.headers["content-type"] == "application/problem+json"
@@ -72,7 +74,9 @@ def test_unknown_id_is_404(api: httpx.Client, method: str, path: str, kwargs: di
         ({}, "title"),
     ],
 )
-def test_invalid_body_is_422_with_reason(api: httpx.Client, body: dict[str, object], reason: str) -> None:
+def test_invalid_body_is_422_with_reason(
+    api: httpx.Client, body: dict[str, object], reason: str
+) -> None:
     resp = api.post("/tasks", json=body)
     assert resp.status_code == 422
     assert reason in resp.json()["detail"]

@@ -1,0 +1,108 @@
+"""Task models, event building, ETag parsing and CloudEvent parsing (pure logic)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from taskapi import etags, events
+from taskapi.models import EventType, Task, TaskActivity, TaskCreate, TaskStatus, TaskUpdate
+from taskapi.subscriber import parse_event, with_event
+
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def _task(**changes: object) -> Task:
+    base = {"id": "t1", "title": "write", "created_at": NOW, "updated_at": NOW}
+    return Task.model_validate({**base, **changes})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"title": ""}, {"title": "x" * 201}, {"title": "a", "priority": 0},
+     {"title": "a", "priority": 6}, {"title": "a", "status": "completed"}],
+)
+def test_task_create_rejects_invalid_input(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        TaskCreate.model_validate(body)
+
+
+def test_task_update_needs_a_field_and_forbids_status() -> None:
+    with pytest.raises(ValidationError):
+        TaskUpdate.model_validate({})
+    with pytest.raises(ValidationError):
+        TaskUpdate.model_validate({"status": "completed"})
+    assert TaskUpdate.model_validate({"priority": 2}).model_dump(exclude_unset=True) == {
+        "priority": 2}
+
+
+def test_timestamps_must_be_timezone_aware() -> None:
+    with pytest.raises(ValidationError):
+        _task(created_at=datetime(2025, 1, 1))
+
+
+def test_events_for_create_delete_and_status_transitions() -> None:
+    task = _task()
+    assert events.created(task, NOW).event_type == EventType.CREATED
+    assert events.deleted(task, NOW).event_type == EventType.DELETED
+    done = task.model_copy(update={"status": TaskStatus.COMPLETED})
+    moving = task.model_copy(update={"status": TaskStatus.IN_PROGRESS})
+    assert events.status_changed(task, task, NOW) is None
+    assert events.status_changed(task, moving, NOW).event_type == EventType.STATUS_CHANGED  # type: ignore[union-attr]
+    completed = events.status_changed(moving, done, NOW)
+    assert completed is not None
+    assert completed.event_type == EventType.COMPLETED
+    assert (completed.task_id, completed.title, completed.status) == ("t1", "write", "completed")
+    assert json.loads(completed.model_dump_json())["event_type"] == "task.completed"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, None), ('"7"', "7"), ("7", "7"), ('W/"7"', "7"), ("*", etags.ANY)],
+)
+def test_if_match_parsing(header: str | None, expected: str | None) -> None:
+    assert etags.parse_if_match(header) == expected
+
+
+def test_etag_matching() -> None:
+    assert etags.matches(None, "3")
+    assert etags.matches(etags.ANY, "3")
+    assert etags.matches("3", "3")
+    assert not etags.matches("2", "3")
+    assert etags.to_header("3") == '"3"'
+
+
+def _cloud_event(data: object) -> bytes:
+    return json.dumps({"id": "ce-1", "type": "com.dapr.event.sent", "data": data}).encode()
+
+
+def test_parse_event_reads_the_cloudevent_data_not_the_envelope() -> None:
+    event = events.created(_task(), NOW)
+    parsed = parse_event(_cloud_event(json.loads(event.model_dump_json())))
+    assert parsed == event
+    # JSON carried as a string (publisher without a JSON content type) is accepted too.
+    assert parse_event(_cloud_event(event.model_dump_json())) == event
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"not json", b"[]", json.dumps({"id": "x"}).encode(), _cloud_event({"event_type": "nope"}),
+     _cloud_event("{broken"), _cloud_event(None)],
+)
+def test_malformed_events_parse_to_none(raw: bytes) -> None:
+    assert parse_event(raw) is None
+
+
+def test_activity_records_each_event_once() -> None:
+    event = events.created(_task(), NOW)
+    first = with_event(None, event)
+    assert first is not None
+    assert first.has(event.event_id)
+    assert with_event(first, event) is None
+    other = events.deleted(_task(), NOW)
+    second = with_event(first, other)
+    assert isinstance(second, TaskActivity)
+    assert [e.event_type for e in second.events] == [EventType.CREATED, EventType.DELETED]

@@ -1,0 +1,96 @@
+"""The subscription's SUCCESS / RETRY / DROP decisions, with fakes for Dapr (pure logic)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from taskapi import events
+from taskapi.errors import DaprUnavailableError, InvocationError
+from taskapi.models import Task, TaskActivity, TaskEvent, TaskStatus
+from taskapi.subscriber import Delivery, EventProcessor
+
+NOW = datetime(2025, 1, 2, tzinfo=UTC)
+TASK = Task(id="t1", title="x", created_at=NOW, updated_at=NOW, status=TaskStatus.COMPLETED)
+
+
+class FakeIO:
+    def __init__(self, failure: Exception | None = None) -> None:
+        self.failure = failure
+        self.notified: list[TaskEvent] = []
+
+    async def notify(self, event: TaskEvent) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.notified.append(event)
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.activities: dict[str, TaskActivity] = {}
+
+    async def activity(self, task_id: str) -> TaskActivity | None:
+        return self.activities.get(task_id)
+
+    async def record_activity(
+        self, task_id: str, change: Callable[[TaskActivity | None], TaskActivity | None],
+        expire: bool,
+    ) -> None:
+        new = change(self.activities.get(task_id))
+        if new is not None:
+            self.activities[task_id] = new
+
+
+def _raw(event: TaskEvent) -> bytes:
+    return json.dumps({"id": "ce", "data": json.loads(event.model_dump_json())}).encode()
+
+
+def _processor(io: FakeIO, store: FakeStore) -> EventProcessor:
+    fake_io: Any = io
+    fake_store: Any = store
+    return EventProcessor(fake_io, fake_store)
+
+
+async def test_completion_notifies_once_even_when_delivered_twice() -> None:
+    io, store = FakeIO(), FakeStore()
+    event = events.status_changed(TASK.model_copy(update={"status": "pending"}), TASK, NOW)
+    assert event is not None
+    processor = _processor(io, store)
+    assert await processor.process(_raw(event)) == Delivery.SUCCESS
+    assert await processor.process(_raw(event)) == Delivery.SUCCESS
+    assert len(io.notified) == 1
+    assert len(store.activities["t1"].events) == 1
+
+
+async def test_created_event_is_recorded_without_notifying() -> None:
+    io, store = FakeIO(), FakeStore()
+    assert await _processor(io, store).process(_raw(events.created(TASK, NOW))) == Delivery.SUCCESS
+    assert io.notified == []
+    assert store.activities["t1"].events[0].event_type == "task.created"
+
+
+@pytest.mark.parametrize(
+    ("failure", "answer"),
+    [
+        (InvocationError("503", transient=True, status=503), Delivery.RETRY),
+        (InvocationError("400", transient=False, status=400), Delivery.DROP),
+        (DaprUnavailableError("secret store down"), Delivery.RETRY),
+    ],
+)
+async def test_failed_notification_is_retried_or_dropped(
+    failure: Exception, answer: Delivery
+) -> None:
+    io, store = FakeIO(failure), FakeStore()
+    event = events.status_changed(TASK.model_copy(update={"status": "pending"}), TASK, NOW)
+    assert event is not None
+    assert await _processor(io, store).process(_raw(event)) == answer
+    # Not marked processed: the redelivery will try the notification again.
+    assert "t1" not in store.activities
+
+
+async def test_malformed_event_is_dropped() -> None:
+    assert await _processor(FakeIO(), FakeStore()).process(b'{"data": {}}') == Delivery.DROP
