@@ -5,7 +5,7 @@ import contextlib
 import hmac
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from notifier.dapr_io import DaprIO, SecretUnavailableError
@@ -46,13 +46,13 @@ def _router(settings: Settings) -> APIRouter:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready")
-    async def ready(request: Request) -> dict[str, str]:
+    @router.get("/ready", response_model=None)
+    async def ready(request: Request) -> dict[str, str] | JSONResponse:
         io: DaprIO = request.app.state.io
         try:
             await io.api_key()
         except SecretUnavailableError as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
         return {"status": "ready"}
 
     return router
