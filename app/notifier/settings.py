@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     secret_name: str = "notification-api-key"  # noqa: S105
     secret_key: str = "api-key"  # noqa: S105
     port: int = 8001
+    # All interfaces inside a pod (its network namespace is the boundary); a single
+    # loopback address when several "pods" share one machine (tests, the local demo).
+    host: str = "0.0.0.0"  # noqa: S104
     api_key_header: str = "X-API-Key"
     # How long the API key read from the secret store is trusted before it is read again.
     secret_cache_seconds: float = Field(default=30.0, ge=0)

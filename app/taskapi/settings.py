@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     notification_secret: str = "notification-api-key"  # noqa: S105
     notification_secret_key: str = "api-key"  # noqa: S105
     port: int = 8000
+    # All interfaces inside a pod (its network namespace is the boundary); a single
+    # loopback address when several "pods" share one machine (tests, the local demo).
+    host: str = "0.0.0.0"  # noqa: S104
 
     # Tuning: bounded everything, so a slow sidecar turns into a 503, never a hung request.
     api_key_header: str = "X-API-Key"

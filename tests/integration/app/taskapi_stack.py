@@ -61,9 +61,9 @@ def write_resources(target: Path, redis_address: str, secrets_file: Path) -> Pat
 class App:
     """One uvicorn-served app on a fixed loopback port (so it can be stopped and restarted)."""
 
-    def __init__(self, name: str, factory: str, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, script: str, env: dict[str, str], workdir: Path) -> None:
         self.name = name
-        self.factory = factory
+        self.script = script
         self.env = env
         self.workdir = workdir
         self.port = free_port()
@@ -74,9 +74,11 @@ class App:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> Self:
-        argv = [sys.executable, "-m", "uvicorn", "--factory", self.factory,
-                "--host", LOOPBACK, "--port", str(self.port), "--log-level", "warning"]
-        env = {**os.environ, **self.env}
+        # the console script the image's ENTRYPOINT runs, bound to loopback by its settings
+        argv = [str(Path(sys.executable).parent / self.script)]
+        prefix = "NOTIFIER" if self.script == "notification-service" else "TASKAPI"
+        env = {**os.environ, **self.env, f"{prefix}_HOST": LOOPBACK,
+               f"{prefix}_PORT": str(self.port)}
         self._proc = Process(self.name, argv, self.workdir / f"{self.name}.log", env=env).start()
         self._proc.wait_until(lambda: _get(f"{self.url}/health") == 200, 30, "serving /health")
         return self
@@ -106,11 +108,11 @@ class Stack:
                                       config=config)
         self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir,
                                      config=config)
-        self.notifier = App("notifier", "notifier.main:create_app",
+        self.notifier = App("notifier", "notification-service",
                             {**self.notifier_sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2"},
                             workdir)
         self.taskapi = App(
-            "taskapi", "taskapi.main:create_app",
+            "taskapi", "taskapi",
             {
                 **self.taskapi_sidecar.app_env(),
                 "DAPR_HEALTH_TIMEOUT": "2",
