@@ -1,11 +1,14 @@
-"""Thin kopf handlers: they only feed the Reconciler; no finalizer, no progress in status."""
+"""Thin kopf handlers: they only feed the Reconciler; no finalizer, no progress in status.
+
+Handlers are ``async``: kopf runs sync handlers in a thread pool, where the Reconciler's
+asyncio tasks cannot be scheduled.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
@@ -30,10 +33,6 @@ _CHILD_KINDS = (
 )
 
 
-def _post_event(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-    kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message[:1000])
-
-
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Tune kopf in one place and start the reconciler with its periodic resync."""
@@ -51,7 +50,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.reporting_component = names.MANAGER
     settings.peering.standalone = True  # one replica, Recreate strategy: no peering CRDs
     kube = Kube(load_api_client(ours), ours.field_manager, ours.request_timeout_seconds)
-    reconciler = Reconciler(kube, ours, _post_event, logger)
+    reconciler = Reconciler(kube, ours, logger)
     memo["reconciler"] = reconciler
     memo["resync"] = asyncio.create_task(reconciler.resync_forever())
     RUNNING["reconciler"] = reconciler
@@ -84,7 +83,7 @@ def liveness(memo: kopf.Memo, **_: Any) -> int:
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL)
-def taskapi_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def taskapi_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Every event of a TaskApi (including the initial listing) schedules a full pass."""
     reconciler: Reconciler = memo["reconciler"]
     if type == "DELETED":
@@ -101,7 +100,7 @@ def _owner_key(body: kopf.Body) -> Key | None:
     return None
 
 
-def _on_child(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def _on_child(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     key = _owner_key(body)
     if key is not None:
         memo["reconciler"].kick(key, full=True)
@@ -112,7 +111,7 @@ for _group, _version, _plural in _CHILD_KINDS:
 
 
 @kopf.on.event("", "v1", "pods", labels=_MANAGED)
-def pod_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def pod_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Pod readiness changes only need a status pass (pods are the ReplicaSet's, not ours)."""
     instance = body["metadata"].get("labels", {}).get(names.LABEL_INSTANCE)
     if instance:

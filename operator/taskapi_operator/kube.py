@@ -21,6 +21,7 @@ PLURALS: dict[tuple[str, str], str] = {
     ("v1", "Service"): "services",
     ("v1", "Pod"): "pods",
     ("v1", "Secret"): "secrets",
+    ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
     ("rbac.authorization.k8s.io/v1", "Role"): "roles",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
@@ -203,3 +204,31 @@ class Kube:
             "PATCH", path, body={"status": dict(patch)}, content_type="application/merge-patch+json"
         )
         return updated
+
+    async def post_event(
+        self, involved: Mapping[str, Any], kind: str, reason: str, message: str, now: str
+    ) -> None:
+        """A core/v1 Event about ``involved`` (shown by kubectl describe and get events)."""
+        meta = involved["metadata"]
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion", names.API_VERSION),
+                "kind": involved.get("kind", names.KIND),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": self._field_manager},
+            "reportingComponent": self._field_manager,
+            "reportingInstance": self._field_manager,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self._request("POST", resource_path("v1", "Event", meta["namespace"]), body=event)

@@ -23,14 +23,13 @@ from taskapi_operator.settings import OperatorSettings
 from taskapi_operator.status import (
     Observed,
     compute_status,
+    format_time,
     invalid_spec_status,
     live_pods,
     merge_patch,
 )
 
 Key = tuple[str, str]  # (namespace, name)
-# (body, type, reason, message): posts a Kubernetes Event about the TaskApi.
-EventPoster = Callable[[Mapping[str, Any], str, str, str], None]
 
 
 def key_of(body: Mapping[str, Any]) -> Key:
@@ -84,13 +83,11 @@ class Reconciler:
         self,
         kube: Kube,
         settings: OperatorSettings,
-        post_event: EventPoster,
         logger: logging.Logger,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.kube = kube
         self.settings = settings
-        self._post_event = post_event
         self._logger = logger
         self._clock = clock
         self._bodies: dict[Key, Mapping[str, Any]] = {}
@@ -180,7 +177,7 @@ class Reconciler:
         await self._write_status(key, body, previous, new)
         if applied:
             self._logger.info("Applied children taskapi=%s/%s children=%s", *key, ",".join(applied))
-            self._post_event(body, "Normal", "Applied", "applied " + ", ".join(applied))
+            await self._event(body, "Normal", "Applied", "applied " + ", ".join(applied))
 
     async def _apply_children(self, taskapi: TaskApi) -> tuple[list[str], str | None]:
         applied = []
@@ -227,6 +224,20 @@ class Reconciler:
             apply_error=apply_error,
         )
 
+    async def _event(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        try:
+            await self.kube.post_event(body, kind, reason, message, format_time(self._clock()))
+        except KubeError as e:
+            # An Event is a courtesy to the user; losing one must not fail the pass.
+            meta = body["metadata"]
+            self._logger.warning(
+                "Event not posted taskapi=%s/%s reason=%s err=%s",
+                meta["namespace"],
+                meta["name"],
+                reason,
+                e,
+            )
+
     async def _write_status(
         self, key: Key, body: Mapping[str, Any], previous: Mapping[str, Any], new: Mapping[str, Any]
     ) -> None:
@@ -244,7 +255,7 @@ class Reconciler:
         before, after = _ready(previous), _ready(new)
         if before[:2] != after[:2]:
             kind = "Normal" if after[0] == "True" else "Warning"
-            self._post_event(body, kind, after[1], after[2])
+            await self._event(body, kind, after[1], after[2])
             self._logger.info(
                 "Ready changed taskapi=%s/%s status=%s reason=%s", *key, after[0], after[1]
             )
@@ -252,7 +263,7 @@ class Reconciler:
         new_sub = (new.get("subscription") or {}).get("state")
         if old_sub != new_sub and new_sub is not None:
             kind = "Warning" if new_sub == "Unhealthy" else "Normal"
-            self._post_event(
+            await self._event(
                 body,
                 kind,
                 f"Subscription{new_sub}",
