@@ -75,11 +75,17 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     RUNNING.pop("reconciler", None)
 
 
-@kopf.on.probe(id="taskapis")
-def liveness(memo: kopf.Memo, **_: Any) -> int:
-    """The liveness endpoint reports how many TaskApis are tracked."""
+@kopf.on.probe(id="reconciler")
+def liveness(memo: kopf.Memo, **_: Any) -> dict[str, int]:
+    """The liveness endpoint reports what the reconciler has done (tests read it too)."""
     reconciler: Reconciler = memo["reconciler"]
-    return len(reconciler.known())
+    counters = reconciler.kube.counters
+    return {
+        "taskapis": len(reconciler.known()),
+        "passes": reconciler.passes,
+        "reads": counters.reads,
+        "writes": counters.writes,
+    }
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL)

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 from dapr_injector import sidecar_injector
-from operator_it import CRD, RunningOperator, live, wait_for
+from operator_it import CRD, RESYNC_SECONDS, RunningOperator, live, wait_for
 
 from harness.kube import Cluster
 from harness.ports import LOOPBACK, free_port
 
 OPERATOR_USER = "taskapi-operator-under-test"
-RESYNC_SECONDS = 2
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from harness.kube import Cluster
 REPO = Path(__file__).resolve().parents[3]
 CRD = REPO / "crds" / "taskapi.yaml"
 SAMPLE = REPO / "deploy" / "samples" / "taskapi.yaml"
+# The operator under test re-reconciles everything this often.
+RESYNC_SECONDS = 2
 
 
 @dataclass(frozen=True)
