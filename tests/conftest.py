@@ -10,6 +10,7 @@ import pytest
 
 from harness import binaries
 from harness.dapr import write_configuration
+from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import Cluster
 from harness.redis import RedisServer
 
@@ -32,6 +33,41 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     """A fresh namespace per test; deleted (without waiting) afterwards."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def dapr_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaprControlPlane]:
+    """A second cluster where Dapr is installed: Dapr's sentry and sidecar injector run as
+    processes, so pods annotated ``dapr.io/enabled`` get the real ``daprd`` container.
+
+    ``.cluster`` is that cluster (its apiserver dials webhooks through EndpointSlices and
+    runs the ServiceAccount admission plugin, see harness.dapr_control_plane); ``.namespace``
+    is ``dapr-system``. The plain ``cluster`` fixture stays the "Dapr not installed" cluster.
+    Starts in about 7 s.
+    """
+    workdir = tmp_path_factory.mktemp("dapr-cluster")
+    _workdirs.append(workdir)
+    with (
+        Cluster(workdir, DaprControlPlane.CLUSTER_OPTIONS) as running,
+        DaprControlPlane(running, workdir / "dapr-control-plane") as control_plane,
+    ):
+        yield control_plane
+
+
+@pytest.fixture
+def dapr_namespace(dapr_control_plane: DaprControlPlane) -> Iterator[str]:
+    """A fresh namespace in the Dapr-enabled cluster; deleted (without waiting) afterwards."""
+    cluster = dapr_control_plane.cluster
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    # pods are admitted once the namespace's "default" ServiceAccount exists
+    cluster.wait_for(
+        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False)
+        .returncode == 0,
+        30, f"ServiceAccount {name}/default",
+    )
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

@@ -48,6 +48,14 @@ class ClusterOptions:
 
     workloads: bool = True  # controller-manager + scheduler + kwok + one fake node
     audit: bool = True  # log every write request (tests count them)
+    # The apiserver reaches a Service-referenced webhook through the Service's EndpointSlice
+    # (--enable-aggregator-routing) instead of its ClusterIP, which nothing here serves. Dapr's
+    # sidecar injector needs it: its serving certificate names only its Service's DNS name.
+    endpoint_routing: bool = False
+    # The ServiceAccount admission plugin, on in real clusters: pods get serviceAccountName
+    # "default" (and its token volume) before mutating webhooks see them. Dapr's injector
+    # needs it: the token volume it adds is invalid in a pod without a ServiceAccount.
+    service_account_admission: bool = False
 
 
 class Cluster:
@@ -244,12 +252,15 @@ class Cluster:
             f"--service-account-issuer=https://{LOOPBACK}:{self.apiserver_port}",
             f"--service-account-key-file={self.sa_keys.cert}",
             f"--service-account-signing-key-file={self.sa_keys.key}",
-            # as envtest: pods need no pre-existing ServiceAccount token machinery
-            "--disable-admission-plugins=ServiceAccount",
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
             "--profiling=false",
             "--v=1",
         ]
+        if not self.options.service_account_admission:
+            # as envtest: pods need no pre-existing ServiceAccount token machinery
+            args.append("--disable-admission-plugins=ServiceAccount")
+        if self.options.endpoint_routing:
+            args.append("--enable-aggregator-routing=true")
         if self.audit_log is not None:
             policy = self.workdir / "audit-policy.yaml"
             policy.write_text(_AUDIT_POLICY)

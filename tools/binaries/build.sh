@@ -87,8 +87,9 @@ assets_dapr() { # Dapr's own CRDs (Component, Configuration, ...), for the local
 # Dapr's sentry and sidecar injector, run by the tests as processes against the harness
 # apiserver, from the same dapr version as daprd (checked). Like daprd, they are built from a
 # temporary copy of the dapr module, here with the patches in dapr-control-plane/patches
-# applied: each makes a v1.17.0 program obey the loopback-only network rule without changing
-# what it injects or signs (see each file). A patch that no longer applies fails the build.
+# applied: each adapts a v1.17.0 program to running as a local process under the loopback-only
+# network rule (listen addresses, no DNS query, the token file its pod would have); see each
+# file for why. A patch that no longer applies fails the build.
 build_dapr_control_plane() {
   local out=$1 v daprd_v src patchfile
   v=$(module_version dapr-control-plane github.com/dapr/dapr)
