@@ -196,18 +196,31 @@ class DaprControlPlane:
         self.namespace = NAMESPACE
         self.version = dapr_version()
         self.sidecar_image = f"ghcr.io/dapr/daprd:{self.version}"
-        self.sentry_port = free_port()
-        self.injector_port = free_port()
-        self.sentry_address = f"{LOOPBACK}:{self.sentry_port}"
-        self.injector_url = f"https://{LOOPBACK}:{self.injector_port}/mutate"
+        self.sentry_port = 0
+        self.injector_port = 0
         self.trust_anchors = b""
         self.started_in: float | None = None  # seconds start() took
         self._procs: list[Process] = []
+        self._stand_in_pod: str | None = None
+
+    @property
+    def sentry_address(self) -> str:
+        return f"{LOOPBACK}:{self.sentry_port}"
+
+    @property
+    def injector_url(self) -> str:
+        """Where the injector serves (the apiserver reaches it via its Service's EndpointSlice)."""
+        return f"https://{LOOPBACK}:{self.injector_port}/mutate"
+
+    def running(self) -> bool:
+        return bool(self._procs) and all(proc.running() for proc in self._procs)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Self:
+        """Start (or, after ``stop()``, restart: sentry keeps its CA in the Secret)."""
         began = time.monotonic()
+        self.sentry_port, self.injector_port = free_port(), free_port()
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             self._install()
@@ -221,6 +234,7 @@ class DaprControlPlane:
         return self
 
     def stop(self) -> None:
+        """End both processes; remove the webhook (pods get no sidecar: Dapr not installed)."""
         for proc in reversed(self._procs):
             proc.stop()
         self._procs.clear()
@@ -228,6 +242,12 @@ class DaprControlPlane:
             "delete", "mutatingwebhookconfiguration", WEBHOOK, "--ignore-not-found",
             "--wait=false", check=False,
         )
+        if self._stand_in_pod is not None:
+            self.cluster.kubectl(
+                "delete", "pod", self._stand_in_pod, "-n", NAMESPACE, "--ignore-not-found",
+                "--wait=false", check=False,
+            )
+            self._stand_in_pod = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -305,6 +325,7 @@ class DaprControlPlane:
             },
         })
         meta = pod["metadata"]
+        self._stand_in_pod = meta["name"]
         reply = self.cluster.request(
             "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/dapr-injector/token", {
                 "apiVersion": "authentication.k8s.io/v1",

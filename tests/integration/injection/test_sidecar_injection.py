@@ -7,12 +7,19 @@ Without the annotation, or without Dapr's control plane, a pod keeps its one con
 
 from __future__ import annotations
 
+import base64
+import socket
+import ssl
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from harness.binaries import REPO
 from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import Cluster
+from harness.ports import LOOPBACK
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +155,91 @@ def test_without_dapr_control_plane_an_annotated_pod_has_one_container(
     assert [c["name"] for c in pod["spec"]["containers"]] == ["app"]
     assert _readiness(pod) == "1/1"
     assert pod["metadata"]["annotations"]["dapr.io/enabled"] == "true"
+
+
+def test_injector_serves_with_a_certificate_sentry_issued_for_its_service(
+    dapr_control_plane: DaprControlPlane,
+) -> None:
+    cluster = dapr_control_plane.cluster
+    secret = cluster.get_json("secret", "dapr-trust-bundle", "-n", "dapr-system")
+    assert {"ca.crt", "issuer.crt", "issuer.key"} <= set(secret["data"])
+    assert base64.b64decode(secret["data"]["ca.crt"]) == dapr_control_plane.trust_anchors
+    # the injector itself patched the webhook with sentry's trust anchors
+    webhook = cluster.get_json("mutatingwebhookconfiguration", "dapr-sidecar-injector")
+    ca_bundle = webhook["webhooks"][0]["clientConfig"]["caBundle"]
+    assert base64.b64decode(ca_bundle) == dapr_control_plane.trust_anchors
+
+    tls = ssl.create_default_context(cadata=dapr_control_plane.trust_anchors.decode())
+    address = (LOOPBACK, dapr_control_plane.injector_port)
+    with (
+        socket.create_connection(address, timeout=5) as raw,
+        tls.wrap_socket(raw, server_hostname="dapr-sidecar-injector.dapr-system.svc") as conn,
+    ):
+        cert = conn.getpeercert()
+    assert cert is not None
+    assert set(cert["subjectAltName"]) == {
+        ("DNS", "dapr-sidecar-injector.dapr-system.svc"),
+        ("URI", "spiffe://cluster.local/ns/dapr-system/dapr-injector"),
+    }
+
+
+def test_stopped_control_plane_injects_nothing_and_a_restart_injects_again(
+    dapr_control_plane: DaprControlPlane, dapr_namespace: str
+) -> None:
+    cluster = dapr_control_plane.cluster
+    dapr_control_plane.stop()
+    try:
+        _apply(cluster, dapr_namespace, _deployment("while-off", dapr=True))
+        (pod,) = _ready_pods(cluster, dapr_namespace, "while-off", 1)
+        assert [c["name"] for c in pod["spec"]["containers"]] == ["app"]
+    finally:
+        dapr_control_plane.start()
+
+    _apply(cluster, dapr_namespace, _deployment("after-restart", dapr=True))
+    (pod,) = _ready_pods(cluster, dapr_namespace, "after-restart", 1)
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["app", "daprd"]
+    assert _readiness(pod) == "2/2"
+
+
+def test_deployment_rendered_by_the_operator_gets_the_sidecar(
+    dapr_control_plane: DaprControlPlane, dapr_namespace: str
+) -> None:
+    """The operator's own builders, applied as the operator would (children of a real TaskApi)."""
+    from taskapi_operator.builders import build_children
+    from taskapi_operator.model import TaskApi
+
+    cluster = dapr_control_plane.cluster
+    cluster.install_crds([REPO / "crds" / "taskapi.yaml"])
+    sample: dict[str, Any] = yaml.safe_load(Path(REPO / "deploy/samples/taskapi.yaml").read_text())
+    body = cluster.request(
+        "POST", f"/apis/taskapi.io/v1alpha1/namespaces/{dapr_namespace}/taskapis", sample
+    )
+    children = build_children(TaskApi.from_body(body))
+    cluster.apply_yaml(yaml.safe_dump_all(children), namespace=dapr_namespace)
+    (deployment,) = [c for c in children if c["kind"] == "Deployment"]
+    name = deployment["metadata"]["name"]
+    replicas = deployment["spec"]["replicas"]
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    selector = ",".join(f"{k}={v}" for k, v in labels.items())
+
+    def ready() -> list[dict[str, Any]] | None:
+        pods = cluster.get_json("pods", "-n", dapr_namespace, "-l", selector)["items"]
+        done = [p for p in pods if _readiness_or_none(p) == "2/2"]
+        return done if len(done) == replicas else None
+
+    pods: list[dict[str, Any]] = cluster.wait_for(ready, 60, f"{replicas} pods 2/2 of {name}")
+    for pod in pods:
+        daprd = pod["spec"]["containers"][-1]
+        assert daprd["name"] == "daprd"
+        args = daprd["args"]
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert _arg(args, "--app-id") == annotations["dapr.io/app-id"]
+        assert _arg(args, "--app-port") == annotations["dapr.io/app-port"]
+        # daprd's identity is the pod's ServiceAccount, the one the operator rendered
+        assert pod["spec"]["serviceAccountName"] == deployment["spec"]["template"]["spec"][
+            "serviceAccountName"
+        ]
+
+
+def _readiness_or_none(pod: dict[str, Any]) -> str | None:
+    return _readiness(pod) if pod["status"].get("containerStatuses") else None
