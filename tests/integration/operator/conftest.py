@@ -1,4 +1,10 @@
-"""Fixtures for the operator's integration tests: CRD, injector stand-in, operator process."""
+"""Fixtures of the operator's integration tests: the CRD and the operator as a process.
+
+Two clusters from the shared harness: ``cluster`` has no Dapr (pods keep one container),
+and ``dapr_control_plane.cluster`` runs Dapr's real sentry + sidecar injector (pods get
+``daprd``). One operator process runs against each, each as its own client-certificate
+user, so the apiserver's audit log attributes every write the operator makes.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +12,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from dapr_injector import sidecar_injector
 from operator_it import CRD, RESYNC_SECONDS, RunningOperator, live, wait_for
 
+from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import Cluster
 from harness.ports import LOOPBACK, free_port
 
 OPERATOR_USER = "taskapi-operator-under-test"
 
 
-@pytest.fixture(scope="session")
-def taskapi_crd(cluster: Cluster) -> Path:
+@contextmanager
+def running_operator(cluster: Cluster, workdir: Path) -> Iterator[RunningOperator]:
+    """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``."""
     cluster.install_crds([CRD])
-    return CRD
-
-
-@pytest.fixture(scope="session")
-def dapr_injector(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with sidecar_injector(cluster, tmp_path_factory.mktemp("injector")):
-        yield
-
-
-@pytest.fixture(scope="session")
-def taskapi_operator(
-    cluster: Cluster,
-    taskapi_crd: Path,
-    dapr_injector: None,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningOperator]:
-    """The operator as its image runs it (``python -m taskapi_operator``), as its own user,
-    so the apiserver's audit log attributes every write it makes."""
-    workdir = tmp_path_factory.mktemp("operator")
     kubeconfig = cluster.user_kubeconfig(OPERATOR_USER, ["system:masters"])
     probe_port, liveness_port = free_port(), free_port()
     liveness = f"http://{LOOPBACK}:{liveness_port}/healthz"
@@ -62,7 +51,7 @@ def taskapi_operator(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = RunningOperator(OPERATOR_USER, probe_port, liveness, log, process)
+    running = RunningOperator(cluster, OPERATOR_USER, probe_port, liveness, log, process)
     try:
         wait_for(lambda: live(liveness), 60, "operator liveness endpoint", running)
         yield running
@@ -73,3 +62,28 @@ def taskapi_operator(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def taskapi_crd(cluster: Cluster) -> Path:
+    cluster.install_crds([CRD])
+    return CRD
+
+
+@pytest.fixture(scope="session")
+def taskapi_operator(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningOperator]:
+    """The operator on the cluster without Dapr."""
+    with running_operator(cluster, tmp_path_factory.mktemp("operator")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def dapr_taskapi_operator(
+    dapr_control_plane: DaprControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningOperator]:
+    """The operator on the cluster where Dapr's injector adds the daprd sidecar."""
+    workdir = tmp_path_factory.mktemp("dapr-operator")
+    with running_operator(dapr_control_plane.cluster, workdir) as running:
+        yield running

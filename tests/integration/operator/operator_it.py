@@ -24,6 +24,7 @@ RESYNC_SECONDS = 2
 
 @dataclass(frozen=True)
 class RunningOperator:
+    cluster: Cluster
     user: str
     probe_port: int
     liveness_url: str

@@ -208,8 +208,13 @@ def test_delete_garbage_collects_children(
 
 
 def test_steady_state_reconcile_writes_nothing(
-    cluster: Cluster, namespace: str, taskapi_operator: RunningOperator
+    dapr_namespace: str, dapr_taskapi_operator: RunningOperator
 ) -> None:
+    cluster, namespace, taskapi_operator = (
+        dapr_taskapi_operator.cluster,
+        dapr_namespace,
+        dapr_taskapi_operator,
+    )
     create_secrets(cluster, namespace)
     apply(cluster, namespace, sample())
     wait_for(lambda: ready(cluster, namespace), 90, "Ready=True", taskapi_operator)

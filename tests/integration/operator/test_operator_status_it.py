@@ -1,4 +1,5 @@
-"""Status on a real control plane: kwok pods 2/2, a daprd going unready, missing prerequisites."""
+"""Status on a real control plane: pods 2/2 with Dapr's real injector, a daprd going unready,
+and the reasons shown when Dapr, a Secret or a referenced component is missing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from dapr_injector import NO_DAPR_LABEL
 from operator_it import (
     RunningOperator,
     apply,
@@ -63,8 +63,14 @@ def make_daprd_unready(cluster: Cluster, namespace: str, pod: dict[str, Any]) ->
 
 
 def test_ready_2_of_2_then_an_unready_daprd_shows_in_columns(
-    cluster: Cluster, namespace: str, taskapi_operator: RunningOperator
+    dapr_namespace: str, dapr_taskapi_operator: RunningOperator
 ) -> None:
+    """With Dapr's real injector, kwok pods are app + daprd, both ready."""
+    cluster, namespace, taskapi_operator = (
+        dapr_taskapi_operator.cluster,
+        dapr_namespace,
+        dapr_taskapi_operator,
+    )
     create_secrets(cluster, namespace)
     apply(cluster, namespace, sample())
 
@@ -110,6 +116,9 @@ def test_ready_2_of_2_then_an_unready_daprd_shows_in_columns(
     pods = get_json(
         cluster, "pods", "-n", namespace, "-l", "app.kubernetes.io/instance=taskapi-sample"
     )["items"]
+    for pod in pods:  # the sidecar really comes from Dapr's injector
+        assert [c["name"] for c in pod["spec"]["containers"]] == ["taskapi", "daprd"]
+        assert pod["spec"]["containers"][1]["image"].startswith("ghcr.io/dapr/daprd:")
     victim = sorted(pods, key=lambda p: p["metadata"]["name"])[0]
     make_daprd_unready(cluster, namespace, victim)
 
@@ -139,7 +148,7 @@ def test_ready_2_of_2_then_an_unready_daprd_shows_in_columns(
 def test_missing_secret_then_missing_sidecar_injector(
     cluster: Cluster, namespace: str, taskapi_operator: RunningOperator
 ) -> None:
-    cluster.kubectl("label", "namespace", namespace, f"{NO_DAPR_LABEL}=true")
+    """The plain cluster has no Dapr control plane: pods come without daprd."""
     apply(cluster, namespace, sample(replicas=1))
 
     def reason(expected: str) -> Any:

@@ -1,6 +1,7 @@
 """Subscription health from a real daprd: it serves the metadata API on a kwok pod's IP.
 
-The pod exists in the real apiserver (kwok gives it a 127.1.x.y IP); a real daprd, loaded
+The pod exists in the real apiserver, with the daprd container Dapr's real injector added
+(kwok gives it a 127.1.x.y IP and plays the kubelet); a real daprd process, loaded
 with the very Component the operator created, listens on that IP at the operator's probe
 port beside a tiny app that declares (or stops declaring) the subscription.
 """
@@ -90,14 +91,18 @@ def local_copy_of_component(
 
 
 def test_subscription_health_follows_the_real_sidecar(  # noqa: PLR0917 (fixtures)
-    cluster: Cluster,
-    namespace: str,
-    taskapi_operator: RunningOperator,
+    dapr_namespace: str,
+    dapr_taskapi_operator: RunningOperator,
     redis_server: RedisServer,
     dapr_configuration: Path,
     app_port: int,
     tmp_path: Path,
 ) -> None:
+    cluster, namespace, taskapi_operator = (
+        dapr_taskapi_operator.cluster,
+        dapr_namespace,
+        dapr_taskapi_operator,
+    )
     create_secrets(cluster, namespace)
     apply(cluster, namespace, sample(replicas=1))
 
