@@ -10,6 +10,7 @@ the pod's ServiceAccount token, so the RBAC the operator rendered is exercised f
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,19 @@ def _visible_to(component: Mapping[str, Any], app_id: str) -> bool:
     return not scopes or app_id in scopes
 
 
+def _resolve_secret_refs(cluster: Cluster, namespace: str, spec: dict[str, Any]) -> None:
+    """Inline ``secretKeyRef`` values from Kubernetes Secrets, as Dapr's operator does for
+    components that name no other secret store (self-hosted daprd cannot resolve them)."""
+    for item in spec.get("metadata") or []:
+        ref = item.get("secretKeyRef")
+        if not ref:
+            continue
+        secret = cluster.get_json("secret", ref["name"], "-n", namespace)
+        key = ref.get("key") or ref["name"]
+        item["value"] = base64.b64decode(secret["data"][key]).decode()
+        del item["secretKeyRef"]
+
+
 def export_components(cluster: Cluster, namespace: str, app_id: str, directory: Path) -> Path:
     """Write the namespace's Dapr Components visible to ``app_id`` as self-hosted files."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -40,6 +54,9 @@ def export_components(cluster: Cluster, namespace: str, app_id: str, directory: 
     for item in items:
         if not _visible_to(item, app_id):
             continue
+        if (item.get("auth") or {}).get("secretStore", "kubernetes") == "kubernetes":
+            _resolve_secret_refs(cluster, namespace, item["spec"])
+            item.pop("auth", None)
         doc: dict[str, Any] = {
             "apiVersion": item["apiVersion"],
             "kind": "Component",
