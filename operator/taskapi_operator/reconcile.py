@@ -69,6 +69,10 @@ def _describe_apply_error(manifest: Mapping[str, Any], error: KubeError) -> str:
     return f"cannot apply {what}: {error.message}"
 
 
+def _namespace_terminating(error: KubeError) -> bool:
+    return error.status == 403 and "being terminated" in error.message
+
+
 @dataclass
 class _Pending:
     full: bool = False
@@ -129,6 +133,9 @@ class Reconciler:
                 full, pending.full, pending.again = pending.full, False, False
                 try:
                     await self.run_once(key, full=full)
+                except KubeError as e:
+                    if not _namespace_terminating(e):
+                        self._logger.exception("Reconcile failed taskapi=%s/%s", *key)
                 except Exception:
                     self._logger.exception("Reconcile failed taskapi=%s/%s", *key)
                 if not pending.again:
@@ -155,6 +162,8 @@ class Reconciler:
         body = self._bodies.get(key)
         if body is None:
             return
+        if body["metadata"].get("deletionTimestamp"):
+            return  # being deleted: garbage collection takes the children
         self.passes += 1
         previous: Mapping[str, Any] = body.get("status") or {}
         try:
@@ -186,6 +195,8 @@ class Reconciler:
                 if await self.kube.apply(manifest):
                     applied.append(f"{manifest['kind']}/{manifest['metadata']['name']}")
             except KubeError as e:
+                if _namespace_terminating(e):
+                    raise  # the namespace is going away with everything in it
                 # Stop at the first failure: later children (the Deployment) depend on it.
                 return applied, _describe_apply_error(manifest, e)
         return applied, None
@@ -228,6 +239,8 @@ class Reconciler:
         try:
             await self.kube.post_event(body, kind, reason, message, format_time(self._clock()))
         except KubeError as e:
+            if _namespace_terminating(e):
+                return
             # An Event is a courtesy to the user; losing one must not fail the pass.
             meta = body["metadata"]
             self._logger.warning(
