@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import yaml
 
 from harness.kube import Cluster
+from harness.ports import LOOPBACK, free_port
 
 REPO = Path(__file__).resolve().parents[3]
 CRD = REPO / "crds" / "taskapi.yaml"
@@ -112,3 +116,50 @@ def operator_writes(cluster: Cluster, user: str, namespace: str) -> list[str]:
                 f"{'/' + ref['subresource'] if ref.get('subresource') else ''}"
             )
     return writes
+
+
+OPERATOR_USER = "taskapi-operator-under-test"
+
+
+@contextmanager
+def running_operator(
+    cluster: Cluster,
+    workdir: Path,
+    user: str = OPERATOR_USER,
+    groups: tuple[str, ...] = ("system:masters",),
+) -> Iterator[RunningOperator]:
+    """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``."""
+    cluster.install_crds([CRD])
+    kubeconfig = cluster.user_kubeconfig(user, list(groups))
+    probe_port, liveness_port = free_port(), free_port()
+    liveness = f"http://{LOOPBACK}:{liveness_port}/healthz"
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "TASKAPI_OPERATOR_LIVENESS_ENDPOINT": liveness,
+        "TASKAPI_OPERATOR_PROBE_PORT": str(probe_port),
+        "TASKAPI_OPERATOR_PROBE_TIMEOUT_SECONDS": "1",
+        "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS": str(RESYNC_SECONDS),
+        "TASKAPI_OPERATOR_REQUEST_TIMEOUT_SECONDS": "15",
+        "NO_PROXY": "*",
+    }
+    log = workdir / "operator.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "taskapi_operator"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = RunningOperator(cluster, user, probe_port, liveness, log, process)
+    try:
+        wait_for(lambda: live(liveness), 60, "operator liveness endpoint", running)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
