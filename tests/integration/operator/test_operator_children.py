@@ -155,6 +155,14 @@ def test_invalid_specs_are_rejected_at_admission(
     assert expected in _rejected(cluster, namespace, body)
 
 
+@pytest.mark.parametrize("name", ["9lives", "x" * 51])
+def test_names_unfit_for_children_are_rejected(
+    cluster: Cluster, namespace: str, taskapi_crd: object, name: str
+) -> None:
+    message = _rejected(cluster, namespace, sample(name))
+    assert "metadata.name must be a DNS label that starts with a letter" in message
+
+
 def test_explain_teaches_the_spec(cluster: Cluster, taskapi_crd: object) -> None:
     out = cluster.kubectl("explain", "taskapi.spec.stateStore").stdout
     assert "Set exactly one of managed or ref" in out

@@ -9,7 +9,13 @@ from operator_fixtures import sample_body
 
 from taskapi_operator.kube import matches
 from taskapi_operator.model import TaskApi
-from taskapi_operator.status import Observed, PodProbe, compute_status, merge_patch
+from taskapi_operator.status import (
+    Observed,
+    PodProbe,
+    compute_status,
+    invalid_spec_status,
+    merge_patch,
+)
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -180,3 +186,16 @@ def test_matches_ignores_server_defaults_and_canonical_quantities() -> None:
     assert matches(desired, live)
     live["spec"]["containers"][0]["name"] = "y"
     assert not matches(desired, live)
+
+
+def test_invalid_spec_keeps_other_conditions_and_says_why() -> None:
+    first = compute_status(TASKAPI, Observed(deployment=deployment(2)), {}, T0)
+    status = invalid_spec_status(first, 4, "spec.port: too big", T0 + timedelta(minutes=1))
+    ready = cond(status, "Ready")
+    assert (ready["status"], ready["reason"], ready["message"]) == (
+        "False",
+        "InvalidSpec",
+        "spec.port: too big",
+    )
+    assert status["observedGeneration"] == 4
+    assert cond(status, "SidecarsReady") == cond(first, "SidecarsReady")
