@@ -27,7 +27,6 @@ _CHILD_KINDS = (
     ("", "v1", "services"),
     ("", "v1", "serviceaccounts"),
     ("apps", "v1", "deployments"),
-    ("rbac.authorization.k8s.io", "v1", "roles"),
     ("rbac.authorization.k8s.io", "v1", "rolebindings"),
     ("dapr.io", "v1alpha1", "components"),
 )

@@ -23,7 +23,6 @@ PLURALS: dict[tuple[str, str], str] = {
     ("v1", "Secret"): "secrets",
     ("v1", "Event"): "events",
     ("apps/v1", "Deployment"): "deployments",
-    ("rbac.authorization.k8s.io/v1", "Role"): "roles",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (names.DAPR_COMPONENT_API_VERSION, "Component"): "components",
     (names.API_VERSION, names.KIND): names.PLURAL,

@@ -35,6 +35,12 @@ ANNOTATION_COMPONENTS_HASH: Final = f"{GROUP}/components-hash"
 # Parent metadata that must never reach a child: Argo CD tracks by these.
 ARGOCD_PREFIX: Final = "argocd.argoproj.io/"
 
+# --- RBAC ------------------------------------------------------------------------------
+# ClusterRole shipped in deploy/operator/rbac.yaml (get secrets, no list/watch). The operator
+# binds it per instance namespace with a RoleBinding; it may `bind` this role and no other,
+# so it never needs to read Secrets itself (RBAC's escalation check accepts `bind`).
+SECRET_READER_CLUSTER_ROLE: Final = "taskapi-secret-reader"  # noqa: S105 (a role name)
+
 # --- Dapr ------------------------------------------------------------------------------
 DAPR_COMPONENT_API_VERSION: Final = "dapr.io/v1alpha1"
 DAPR_SIDECAR_CONTAINER: Final = "daprd"
@@ -91,7 +97,8 @@ def service_account_name(instance: str) -> str:
     return instance
 
 
-def secret_reader_role_name(instance: str) -> str:
+def secret_reader_binding_name(instance: str) -> str:
+    """RoleBinding of the instance's ServiceAccount to SECRET_READER_CLUSTER_ROLE."""
     return f"{instance}-secret-reader"
 
 

@@ -212,11 +212,7 @@ class Reconciler:
             for n in referenced_components(taskapi)
             if await self.kube.get(names.DAPR_COMPONENT_API_VERSION, "Component", ns, n) is None
         ]
-        missing_secrets = [
-            n
-            for n in referenced_secrets(taskapi)
-            if await self.kube.get("v1", "Secret", ns, n) is None
-        ]
+        missing_secrets = await self._missing_secrets(taskapi)
         by_name = {p["metadata"]["name"]: p for p in pods}
         targets = [
             (v.name, by_name[v.name]["status"]["podIP"])
@@ -234,6 +230,25 @@ class Reconciler:
             probes=probes,
             apply_error=apply_error,
         )
+
+    async def _missing_secrets(self, taskapi: TaskApi) -> list[str]:
+        """Referenced Secrets known not to exist.
+
+        deploy/operator grants no access to Secrets, so by default every GET is forbidden:
+        that means "cannot verify", not "missing". Granting the operator ``get`` on secrets
+        in a namespace (a Role + RoleBinding there) turns the SecretNotFound check on.
+        """
+        missing = []
+        for name in referenced_secrets(taskapi):
+            try:
+                found = await self.kube.get("v1", "Secret", taskapi.namespace, name)
+            except KubeError as e:
+                if e.status == 403:
+                    continue
+                raise
+            if found is None:
+                missing.append(name)
+        return missing
 
     async def _event(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
         try:

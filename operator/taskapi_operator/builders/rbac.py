@@ -1,4 +1,4 @@
-"""Pod identity and the least-privilege Role the Kubernetes secret store needs."""
+"""Pod identity and the RoleBinding that lets the Kubernetes secret store read Secrets."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from taskapi_operator.builders.common import child_metadata
 from taskapi_operator.model import TaskApi
 
 KUBERNETES_SECRET_STORE = "secretstores.kubernetes"  # noqa: S105 (a component type)
+RBAC_API_GROUP = "rbac.authorization.k8s.io"
 
 
 def build_service_account(taskapi: TaskApi) -> dict[str, Any]:
@@ -27,28 +28,25 @@ def needs_secret_reader(taskapi: TaskApi) -> bool:
 
 
 def build_secret_reader(taskapi: TaskApi) -> list[dict[str, Any]]:
-    """Role + RoleBinding: daprd (running as the pod's account) may get only the named secret."""
+    """A RoleBinding (this namespace only) of the pod's account to the shared secret-reader role.
+
+    daprd reads Secrets as the pod's ServiceAccount. A per-instance Role naming only the
+    notification Secret would be narrower, but RBAC lets the operator create such a Role only
+    if it could read that Secret itself; binding the pre-installed ClusterRole needs just
+    ``bind`` on it. The price: the account may get (not list) any Secret in its namespace.
+    """
     if not needs_secret_reader(taskapi):
         return []
-    name = names.secret_reader_role_name(taskapi.name)
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": child_metadata(taskapi, name, names.COMPONENT_SECRETSTORE),
-        "rules": [
-            {
-                "apiGroups": [""],
-                "resources": ["secrets"],
-                "resourceNames": [taskapi.spec.notifications.secret_name],
-                "verbs": ["get"],
-            }
-        ],
-    }
+    name = names.secret_reader_binding_name(taskapi.name)
     binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "apiVersion": f"{RBAC_API_GROUP}/v1",
         "kind": "RoleBinding",
         "metadata": child_metadata(taskapi, name, names.COMPONENT_SECRETSTORE),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "roleRef": {
+            "apiGroup": RBAC_API_GROUP,
+            "kind": "ClusterRole",
+            "name": names.SECRET_READER_CLUSTER_ROLE,
+        },
         "subjects": [
             {
                 "kind": "ServiceAccount",
@@ -57,4 +55,4 @@ def build_secret_reader(taskapi: TaskApi) -> list[dict[str, Any]]:
             }
         ],
     }
-    return [role, binding]
+    return [binding]

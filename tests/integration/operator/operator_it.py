@@ -127,10 +127,16 @@ def running_operator(
     workdir: Path,
     user: str = OPERATOR_USER,
     groups: tuple[str, ...] = ("system:masters",),
+    kubeconfig: Path | None = None,
 ) -> Iterator[RunningOperator]:
-    """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``."""
+    """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``.
+
+    It runs as the client-certificate ``user`` in ``groups``, or with ``kubeconfig`` (e.g. a
+    ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given.
+    """
     cluster.install_crds([CRD])
-    kubeconfig = cluster.user_kubeconfig(user, list(groups))
+    if kubeconfig is None:
+        kubeconfig = cluster.user_kubeconfig(user, list(groups))
     probe_port, liveness_port = free_port(), free_port()
     liveness = f"http://{LOOPBACK}:{liveness_port}/healthz"
     env = {

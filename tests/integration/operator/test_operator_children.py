@@ -45,9 +45,6 @@ def test_sample_creates_children_with_ownership_labels_annotations_and_env(
         "serviceaccount/taskapi-sample": get_json(
             cluster, "serviceaccount", "taskapi-sample", "-n", namespace
         ),
-        "role/taskapi-sample-secret-reader": get_json(
-            cluster, "role", "taskapi-sample-secret-reader", "-n", namespace
-        ),
         "rolebinding/taskapi-sample-secret-reader": get_json(
             cluster, "rolebinding", "taskapi-sample-secret-reader", "-n", namespace
         ),

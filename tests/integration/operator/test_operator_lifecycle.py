@@ -184,7 +184,6 @@ def _children_collected(cluster: Cluster, namespace: str, operator: RunningOpera
         ("deployment", NAME),
         ("service", NAME),
         ("serviceaccount", NAME),
-        ("role", f"{NAME}-secret-reader"),
         ("rolebinding", f"{NAME}-secret-reader"),
     ]
     children += [
