@@ -303,7 +303,6 @@ def run(workdir: Path, exit_after_walkthrough: bool) -> int:
         except KeyboardInterrupt:
             say("interrupted: stopping everything")
             return 0
-    return 0
 
 
 def main() -> int:
