@@ -83,6 +83,36 @@ COND_AVAILABLE: Final = "Available"
 COND_SIDECARS_READY: Final = "SidecarsReady"
 COND_SUBSCRIPTION_HEALTHY: Final = "SubscriptionHealthy"
 
+# --- reasons of Ready=False: what GitOps tools read (deploy/argocd/argocd-cm-health.yaml) ----
+REASON_APPLY_FAILED: Final = "ApplyFailed"
+REASON_COMPONENT_NOT_FOUND: Final = "ComponentNotFound"
+REASON_SECRET_NOT_FOUND: Final = "SecretNotFound"  # noqa: S105
+REASON_INVALID_SPEC: Final = "InvalidSpec"
+REASON_SIDECAR_NOT_INJECTED: Final = "SidecarNotInjected"
+REASON_SIDECAR_NOT_READY: Final = "SidecarNotReady"
+REASON_PODS_NOT_READY: Final = "PodsNotReady"
+REASON_PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
+REASON_SUBSCRIPTION_NOT_REGISTERED: Final = "SubscriptionNotRegistered"
+REASON_PAUSED: Final = "Paused"
+# A person must act (Argo CD: Degraded).
+READY_FAILURE_REASONS: Final = frozenset(
+    {
+        REASON_APPLY_FAILED,
+        REASON_COMPONENT_NOT_FOUND,
+        REASON_SECRET_NOT_FOUND,
+        REASON_INVALID_SPEC,
+        REASON_SIDECAR_NOT_INJECTED,
+        REASON_PROGRESS_DEADLINE_EXCEEDED,
+        REASON_SUBSCRIPTION_NOT_REGISTERED,
+    }
+)
+# Clears by itself (pods starting, a rollout) or on purpose (Paused; Argo CD: Suspended).
+READY_TRANSIENT_REASONS: Final = frozenset(
+    {REASON_SIDECAR_NOT_READY, REASON_PODS_NOT_READY, REASON_PAUSED}
+)
+# Every reason status.py may give Ready=False; it refuses to emit any other.
+READY_FALSE_REASONS: Final = READY_FAILURE_REASONS | READY_TRANSIENT_REASONS
+
 
 # --- child names: unique per instance so two TaskApis can share a namespace -------------
 def deployment_name(instance: str) -> str:

@@ -41,6 +41,15 @@ class _Cond:
     reason: str
     message: str
 
+    def __post_init__(self) -> None:
+        # GitOps health checks classify Ready=False by reason: an unlisted one is a bug here.
+        if (
+            self.type == names.COND_READY
+            and self.status == "False"
+            and self.reason not in names.READY_FALSE_REASONS
+        ):
+            raise ValueError(f"Ready=False reason {self.reason!r} is not in READY_FALSE_REASONS")
+
 
 @dataclass(frozen=True)
 class PodView:
@@ -120,13 +129,13 @@ def _components_condition(taskapi: TaskApi, observed: Observed) -> _Cond:
     kind = names.COND_COMPONENTS_READY
     ns = taskapi.namespace
     if observed.apply_error:
-        return _Cond(kind, "False", "ApplyFailed", observed.apply_error)
+        return _Cond(kind, "False", names.REASON_APPLY_FAILED, observed.apply_error)
     if observed.missing_components:
         missing = ", ".join(observed.missing_components)
         return _Cond(
             kind,
             "False",
-            "ComponentNotFound",
+            names.REASON_COMPONENT_NOT_FOUND,
             f"referenced Dapr component(s) {missing} not found in namespace {ns}: "
             "create them, or let the operator manage them (spec.<store>.managed)",
         )
@@ -135,7 +144,7 @@ def _components_condition(taskapi: TaskApi, observed: Observed) -> _Cond:
         return _Cond(
             kind,
             "False",
-            "SecretNotFound",
+            names.REASON_SECRET_NOT_FOUND,
             f"Secret(s) {missing} not found in namespace {ns}: create them "
             "(referenced by spec.notifications.secretName or a component secretKeyRef)",
         )
@@ -165,6 +174,18 @@ def _available_condition(deployment: Mapping[str, Any] | None, paused: bool) -> 
     return _Cond(kind, "Unknown", "DeploymentProgressing", "Deployment has no status yet")
 
 
+def _stalled(deployment: Mapping[str, Any] | None) -> str | None:
+    """The Deployment's message when its rollout exceeded progressDeadlineSeconds."""
+    for cond in ((deployment or {}).get("status") or {}).get("conditions") or []:
+        if (
+            cond.get("type") == "Progressing"
+            and cond.get("status") == "False"
+            and cond.get("reason") == names.REASON_PROGRESS_DEADLINE_EXCEEDED
+        ):
+            return str(cond.get("message") or names.REASON_PROGRESS_DEADLINE_EXCEEDED)
+    return None
+
+
 def _sidecars_condition(views: Sequence[PodView], desired: int) -> _Cond:
     kind = names.COND_SIDECARS_READY
     not_injected = [v for v in views if v.sidecar == SIDECAR_NOT_INJECTED]
@@ -173,7 +194,7 @@ def _sidecars_condition(views: Sequence[PodView], desired: int) -> _Cond:
         return _Cond(
             kind,
             "False",
-            "SidecarNotInjected",
+            names.REASON_SIDECAR_NOT_INJECTED,
             f"pod(s) {_names(not_injected)} have no daprd container: Dapr sidecar not "
             "injected: is Dapr installed in this cluster (dapr-sidecar-injector "
             "running) and the pod annotated dapr.io/enabled=true?",
@@ -182,7 +203,7 @@ def _sidecars_condition(views: Sequence[PodView], desired: int) -> _Cond:
         return _Cond(
             kind,
             "False",
-            "SidecarNotReady",
+            names.REASON_SIDECAR_NOT_READY,
             f"daprd not ready in pod(s) {_names(not_ready)}: see `kubectl logs <pod> -c daprd`",
         )
     if not views:
@@ -254,7 +275,7 @@ def _subscription_condition(sub: Mapping[str, Any]) -> _Cond:
     if state == HEALTHY:
         return _Cond(kind, "True", "SubscriptionRegistered", sub["message"])
     if state == UNHEALTHY:
-        return _Cond(kind, "False", "SubscriptionNotRegistered", sub["message"])
+        return _Cond(kind, "False", names.REASON_SUBSCRIPTION_NOT_REGISTERED, sub["message"])
     reason = "NoReadyPods" if sub["message"] == "no ready pods to probe" else "ProbeFailed"
     return _Cond(kind, "Unknown", reason, sub["message"])
 
@@ -267,6 +288,7 @@ def _ready_condition(
     sidecars: str,
     sub_state: str,
     paused: bool,
+    stalled: str | None = None,
 ) -> _Cond:
     kind = names.COND_READY
     components = conds[names.COND_COMPONENTS_READY]
@@ -274,10 +296,22 @@ def _ready_condition(
     subscription = conds[names.COND_SUBSCRIPTION_HEALTHY]
     if components.status != "True":
         result = _Cond(kind, "False", components.reason, components.message)
+    elif side.reason == names.REASON_SIDECAR_NOT_INJECTED:
+        result = _Cond(kind, "False", side.reason, side.message)
+    elif ready < desired and stalled:
+        # The Deployment controller gave up waiting (image pull, crash loop, a daprd that
+        # never gets ready, quota): no longer transient, a person must look.
+        detail = f"; {side.message}" if side.status == "False" else ""
+        result = _Cond(
+            kind,
+            "False",
+            names.REASON_PROGRESS_DEADLINE_EXCEEDED,
+            f"{ready}/{desired} pods ready; Deployment: {stalled}{detail}",
+        )
     elif side.status == "False":
         result = _Cond(kind, "False", side.reason, side.message)
     elif ready < desired:
-        result = _Cond(kind, "False", "PodsNotReady", f"{ready}/{desired} pods ready")
+        result = _Cond(kind, "False", names.REASON_PODS_NOT_READY, f"{ready}/{desired} pods ready")
     elif subscription.status == "False":
         result = _Cond(kind, "False", subscription.reason, subscription.message)
     else:
@@ -293,7 +327,7 @@ def _ready_condition(
         return _Cond(
             kind,
             result.status,
-            "Paused",
+            names.REASON_PAUSED,
             f"reconciliation paused by annotation {names.ANNOTATION_PAUSED}; "
             f"{result.reason}: {result.message}",
         )
@@ -358,6 +392,7 @@ def compute_status(
         sidecars=sidecars,
         sub_state=sub["state"],
         paused=taskapi.paused,
+        stalled=_stalled(observed.deployment),
     )
     ordered = [ready_cond, *conds.values()]
     return {
@@ -379,7 +414,7 @@ def invalid_spec_status(
     previous: Mapping[str, Any], generation: int, message: str, now: datetime
 ) -> dict[str, Any]:
     """Status for a spec that passed admission but cannot be reconciled."""
-    cond = _Cond(names.COND_READY, "False", "InvalidSpec", message)
+    cond = _Cond(names.COND_READY, "False", names.REASON_INVALID_SPEC, message)
     status = dict(previous)
     others = [c for c in previous.get("conditions") or [] if c.get("type") != cond.type]
     status["observedGeneration"] = generation

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from lupa import LuaRuntime
+
+from taskapi_operator import names
 
 HEALTH_KEY = "resource.customizations.health.taskapi.io_TaskApi"
 CM = Path(__file__).resolve().parents[3] / "deploy" / "argocd" / "argocd-cm-health.yaml"
@@ -93,3 +96,29 @@ def test_paused_is_suspended() -> None:
 
 def test_status_without_conditions_is_progressing() -> None:
     assert health(_taskapi(status={"observedGeneration": 2}))[0] == "Progressing"
+
+
+def _lua_failure_table() -> set[str]:
+    """The names in the script's ``local failures = { ... }`` table."""
+    block = re.search(r"local failures = \{(.*?)\}", _health_script(), re.DOTALL)
+    assert block, "no failures table in the health script"
+    return set(re.findall(r"(\w+)\s*=\s*true", block.group(1)))
+
+
+def test_lua_failures_are_reasons_the_operator_emits() -> None:
+    listed = _lua_failure_table()
+    assert listed <= names.READY_FALSE_REASONS, listed - names.READY_FALSE_REASONS
+    assert listed == names.READY_FAILURE_REASONS
+
+
+@pytest.mark.parametrize("reason", sorted(names.READY_FALSE_REASONS))
+def test_every_operator_reason_is_classified_by_the_lua(reason: str) -> None:
+    status, _ = health(_taskapi(status=_ready("False", reason)))
+    if reason == names.REASON_PAUSED:
+        expected = "Suspended"
+    elif reason in names.READY_FAILURE_REASONS:
+        expected = "Degraded"
+    else:
+        assert reason in names.READY_TRANSIENT_REASONS
+        expected = "Progressing"
+    assert status == expected

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from operator_fixtures import sample_body
 
+from taskapi_operator import names
 from taskapi_operator.kube import matches
 from taskapi_operator.model import TaskApi
 from taskapi_operator.status import (
     Observed,
     PodProbe,
+    _Cond,
     compute_status,
     invalid_spec_status,
     merge_patch,
@@ -199,3 +202,61 @@ def test_invalid_spec_keeps_other_conditions_and_says_why() -> None:
     )
     assert status["observedGeneration"] == 4
     assert cond(status, "SidecarsReady") == cond(first, "SidecarsReady")
+
+
+def test_stalled_rollout_is_progress_deadline_exceeded() -> None:
+    stalled = deployment(1)
+    stalled["status"]["conditions"].append(
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": 'ReplicaSet "taskapi-sample-5d4" has timed out progressing.',
+        }
+    )
+    observed = Observed(deployment=stalled, pods=[pod("a"), pod("b", ready=())])
+    ready = cond(compute_status(TASKAPI, observed, {}, T0), "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert ready["message"].startswith("1/2 pods ready; Deployment: ReplicaSet")
+    assert "daprd not ready in pod(s) b" in ready["message"]
+
+
+def _ready_reasons() -> set[str]:
+    """Ready=False reasons over one scenario per blocker."""
+    pods = [pod("a"), pod("b")]
+    stalled = deployment(0)
+    stalled["status"]["conditions"].append(
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+    )
+    paused = TaskApi.from_body(sample_body(annotations={"taskapi.io/paused": "true"}))
+    cases = [
+        (TASKAPI, Observed(deployment=deployment(2), pods=pods, apply_error="conflict")),
+        (TASKAPI, Observed(deployment=deployment(2), pods=pods, missing_components=["x"])),
+        (TASKAPI, Observed(deployment=deployment(2), pods=pods, missing_secrets=["x"])),
+        (TASKAPI, Observed(deployment=deployment(2), pods=[pod("a", containers=("taskapi",))])),
+        (
+            TASKAPI,
+            Observed(deployment=deployment(1), pods=[pod("a"), pod("b", ready=("taskapi",))]),
+        ),
+        (TASKAPI, Observed(deployment=deployment(1), pods=[pod("a")])),
+        (TASKAPI, Observed(deployment=stalled)),
+        (TASKAPI, Observed(deployment=deployment(2), pods=pods, probes=[PodProbe("a")])),
+        (paused, Observed(deployment=deployment(1), pods=[pod("a")])),
+    ]
+    found = set()
+    for taskapi, observed in cases:
+        ready = cond(compute_status(taskapi, observed, {}, T0), "Ready")
+        assert ready["status"] == "False"
+        found.add(ready["reason"])
+    found.add(cond(invalid_spec_status({}, 1, "bad", T0), "Ready")["reason"])
+    return found
+
+
+def test_every_ready_false_reason_is_exported_and_classified() -> None:
+    assert _ready_reasons() == names.READY_FALSE_REASONS
+    assert not names.READY_FAILURE_REASONS & names.READY_TRANSIENT_REASONS
+
+
+def test_an_unclassified_ready_reason_is_refused() -> None:
+    with pytest.raises(ValueError, match="READY_FALSE_REASONS"):
+        _Cond(names.COND_READY, "False", "SomethingNew", "")
