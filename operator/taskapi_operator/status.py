@@ -228,6 +228,7 @@ def _subscription(
     probes = list(observed.probes)
     registered = sum(1 for p in probes if p.registered)
     failed = [p for p in probes if p.error]
+    missing = [p.pod for p in probes if not p.registered and not p.error]
     if not probes:
         state, message = UNKNOWN, "no ready pods to probe"
     elif len(failed) == len(probes):
@@ -237,8 +238,9 @@ def _subscription(
         state = HEALTHY
         message = f"{registered}/{len(probes)} ready pods' sidecars list {what}"
     else:
-        state = UNHEALTHY
-        missing = [p.pod for p in probes if not p.registered and not p.error]
+        # Unhealthy only on evidence: a sidecar answered without the subscription. A probe
+        # that failed (timeout, refused) proves nothing either way: the state is Unknown.
+        state = UNHEALTHY if missing else UNKNOWN
         parts = [f"{registered}/{len(probes)} ready pods' sidecars list {what}"]
         if missing:
             parts.append(

@@ -13,6 +13,9 @@ from types import TracebackType
 from typing import IO, Self
 
 
+_KILL_REAP_SECONDS = 60
+
+
 class ProcessError(RuntimeError):
     """A component did not start; the message carries the tail of its log."""
 
@@ -97,7 +100,8 @@ class Process:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout)
+                # SIGKILL cannot be ignored, but reaping can lag on a loaded 2-core machine
+                proc.wait(timeout=_KILL_REAP_SECONDS)
         if proc is not None:
             _signal_group(proc.pid, signal.SIGKILL)  # stray grandchildren of the group
         if self._log is not None:

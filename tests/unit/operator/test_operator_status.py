@@ -136,6 +136,30 @@ def test_unanswered_probes_are_unknown_and_do_not_block_ready() -> None:
     assert cond(status, "Ready")["status"] == "True"
 
 
+def test_one_failed_probe_beside_registered_ones_is_unknown_not_unhealthy() -> None:
+    # a timeout proves nothing about the subscription: no Ready flap on a slow sidecar
+    observed = Observed(
+        deployment=deployment(2),
+        pods=[pod("a"), pod("b")],
+        probes=[PodProbe("a", registered=True), PodProbe("b", error="timeout")],
+    )
+    status = compute_status(TASKAPI, observed, {}, T0)
+    assert status["subscription"]["state"] == "Unknown"
+    assert "probe failed for b" in status["subscription"]["message"]
+    assert cond(status, "Ready")["status"] == "True"
+
+
+def test_missing_subscription_wins_over_a_failed_probe() -> None:
+    observed = Observed(
+        deployment=deployment(3),
+        pods=[pod("a"), pod("b"), pod("c")],
+        probes=[PodProbe("a", registered=True), PodProbe("b"), PodProbe("c", error="timeout")],
+    )
+    status = compute_status(TASKAPI, observed, {}, T0)
+    assert status["subscription"]["state"] == "Unhealthy"
+    assert cond(status, "Ready")["reason"] == "SubscriptionNotRegistered"
+
+
 def test_unchanged_status_keeps_times_so_steady_state_writes_nothing() -> None:
     observed = Observed(
         deployment=deployment(2),
