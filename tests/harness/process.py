@@ -12,7 +12,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-
 _KILL_REAP_SECONDS = 60
 
 
