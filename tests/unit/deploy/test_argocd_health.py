@@ -122,3 +122,24 @@ def test_every_operator_reason_is_classified_by_the_lua(reason: str) -> None:
         assert reason in names.READY_TRANSIENT_REASONS
         expected = "Progressing"
     assert status == expected
+
+
+def test_no_sample_taskapi_is_named_like_an_application() -> None:
+    """Children carry app.kubernetes.io/instance=<TaskApi name>; under Argo CD's label
+    tracking a TaskApi named like an Application would hand it the operator's children."""
+    argocd = CM.parent
+    applications = {
+        doc["metadata"]["name"]
+        for path in argocd.glob("application-*.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "Application"
+    }
+    taskapis = {
+        doc["metadata"]["name"]
+        for path in (argocd.parent / "samples").glob("*.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "TaskApi"
+    }
+    assert applications
+    assert taskapis
+    assert not applications & taskapis
