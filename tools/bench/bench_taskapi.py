@@ -65,6 +65,7 @@ def run(requests: int, clients: int) -> None:
         work = Path(tmp)
         with RedisServer(work / "redis") as redis:
             config = write_configuration(work / "dapr" / "config.yaml", work / "dapr" / "names.db")
+            (work / "stack").mkdir()
             stack = Stack(work / "stack", redis.address, config).start()
             try:
                 measure(stack, requests, clients)
@@ -100,7 +101,7 @@ def measure(stack: Stack, requests: int, clients: int) -> None:
     timed(20, lambda i: client.get(f"{api}/health").raise_for_status())  # warm up
     print(f"Task API through daprd + redis-server on loopback ({requests} requests each)")
     rows = [
-        ("POST /tasks (state x3 + publish)", timed(requests, create)),
+        ("POST /tasks (task + index, publish)", timed(requests, create)),
         ("GET /tasks/{id} (state get)", timed(requests, get)),
         ("PUT /tasks/{id}/status", timed(requests, complete)),
         ("daprd state save (HTTP, no app)", timed(requests, raw_save)),
