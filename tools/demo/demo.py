@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +33,8 @@ from harness.redis import RedisServer  # noqa: E402
 
 NAMESPACE = "taskapi-demo"
 TASKAPI = "taskapi-sample"
+TASKAPI_SELECTOR = f"app.kubernetes.io/instance={TASKAPI}"
+NOTIFIER_SELECTOR = "app.kubernetes.io/name=notification-service"
 VENV_BIN = Path(sys.executable).parent
 SAMPLES = REPO / "deploy" / "samples"
 
@@ -137,8 +140,8 @@ class PodBacker:
 
     # label selector -> (console script the image runs, env var its app binds with)
     WORKLOADS: ClassVar[dict[str, tuple[str, str]]] = {
-        "app.kubernetes.io/name=notification-service": ("notification-service", "NOTIFIER_HOST"),
-        f"app.kubernetes.io/instance={TASKAPI}": ("taskapi", "TASKAPI_HOST"),
+        NOTIFIER_SELECTOR: ("notification-service", "NOTIFIER_HOST"),
+        TASKAPI_SELECTOR: ("taskapi", "TASKAPI_HOST"),
     }
 
     def __init__(self, cluster: Cluster, workdir: Path, dapr_config: Path) -> None:
@@ -238,6 +241,67 @@ def _interrupted(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+@dataclass
+class Demo:
+    """What is running once the stack is up."""
+
+    cluster: Cluster
+    operator: Process
+    backer: PodBacker
+    replicas: int
+
+
+def start_everything(stack: contextlib.ExitStack, workdir: Path) -> Demo:
+    """Steps 1-5: every process is registered on ``stack``, which stops them in reverse."""
+    say("starting the local control plane: etcd, kube-apiserver, controller-manager, "
+        "scheduler, kwok (a fake node; pod IPs in 127.1.0.0/16)")
+    cluster = stack.enter_context(Cluster(workdir / "cluster", DaprControlPlane.CLUSTER_OPTIONS))
+    say("installing Dapr: its CRDs, sentry and the sidecar injector (as processes)")
+    stack.enter_context(DaprControlPlane(cluster, workdir / "dapr-system"))
+    say("installing the TaskApi CRD (deploy/crds)")
+    cluster.kubectl("apply", "-k", str(REPO / "deploy" / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "crd/taskapis.taskapi.io")
+    redis = stack.enter_context(RedisServer(workdir / "redis"))
+    say(f"redis-server on {redis.address}")
+
+    say("starting the operator as ServiceAccount taskapi-system/taskapi-operator "
+        "(RBAC from deploy/operator)")
+    operator = start_operator(cluster, workdir)
+    stack.callback(operator.stop)
+
+    say(f"applying deploy/samples into namespace {NAMESPACE}")
+    apply_samples(cluster, redis)
+    replicas = int(cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["spec"]["replicas"])
+
+    say("pods got the real daprd container from Dapr's injector; kwok runs no containers, "
+        "so the demo starts each pod's app + daprd itself, on the pod's IP")
+    dapr_config = write_configuration(workdir / "dapr" / "config.yaml",
+                                      workdir / "dapr" / "names.db")
+    backer = PodBacker(cluster, workdir / "pods", dapr_config)
+    stack.callback(backer.stop)
+    running_pods(cluster, NOTIFIER_SELECTOR, 1)
+    running_pods(cluster, TASKAPI_SELECTOR, replicas)
+    backer.sync()
+    return Demo(cluster, operator, backer, replicas)
+
+
+def show_and_walk(demo: Demo) -> tuple[str, str]:
+    """Steps 6-7: status as kubectl shows it, then the walkthrough on the real apps."""
+    say("waiting for the operator to report the TaskApi ready, with a healthy subscription")
+    wait_ready(demo.cluster, demo.replicas)
+    say(f"kubectl get taskapis -n {NAMESPACE}")
+    show(taskapi_table(demo.cluster))
+    say("conditions")
+    show(conditions(demo.cluster))
+    api = demo.backer.url_of(TASKAPI_SELECTOR)
+    notifier = demo.backer.url_of(NOTIFIER_SELECTOR)
+    walkthrough(api, notifier)
+    say("what this local stack does not show: containers are not run by a kubelet "
+        "(kwok only reports them ready), Service ClusterIPs are not routed, and the "
+        "sidecars resolve each other through SQLite instead of Kubernetes DNS")
+    return api, notifier
+
+
 def run(workdir: Path, exit_after_walkthrough: bool) -> int:
     # Ctrl-C and SIGTERM both unwind the ExitStack below, which stops every process; set
     # explicitly, since a shell may start a background job with SIGINT ignored.
@@ -245,64 +309,27 @@ def run(workdir: Path, exit_after_walkthrough: bool) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
+    shown = False
     with contextlib.ExitStack() as stack:
-        say("starting the local control plane: etcd, kube-apiserver, controller-manager, "
-            "scheduler, kwok (a fake node; pod IPs in 127.1.0.0/16)")
-        cluster = stack.enter_context(
-            Cluster(workdir / "cluster", DaprControlPlane.CLUSTER_OPTIONS))
-        say("installing Dapr: its CRDs, sentry and the sidecar injector (as processes)")
-        stack.enter_context(DaprControlPlane(cluster, workdir / "dapr-system"))
-        say("installing the TaskApi CRD (deploy/crds)")
-        cluster.kubectl("apply", "-k", str(REPO / "deploy" / "crds"))
-        cluster.kubectl("wait", "--for=condition=Established", "crd/taskapis.taskapi.io")
-        redis = stack.enter_context(RedisServer(workdir / "redis"))
-        say(f"redis-server on {redis.address}")
-
-        say("starting the operator as ServiceAccount taskapi-system/taskapi-operator "
-            "(RBAC from deploy/operator)")
-        operator = start_operator(cluster, workdir)
-        stack.callback(operator.stop)
-
-        say(f"applying deploy/samples into namespace {NAMESPACE}")
-        apply_samples(cluster, redis)
-        replicas = int(cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["spec"]["replicas"])
-
-        say("pods got the real daprd container from Dapr's injector; kwok runs no containers, "
-            "so the demo starts each pod's app + daprd itself, on the pod's IP")
-        dapr_config = write_configuration(workdir / "dapr" / "config.yaml",
-                                          workdir / "dapr" / "names.db")
-        backer = PodBacker(cluster, workdir / "pods", dapr_config)
-        stack.callback(backer.stop)
-        running_pods(cluster, "app.kubernetes.io/name=notification-service", 1)
-        running_pods(cluster, f"app.kubernetes.io/instance={TASKAPI}", replicas)
-        backer.sync()
-        notifier = backer.url_of("app.kubernetes.io/name=notification-service")
-        api = backer.url_of(f"app.kubernetes.io/instance={TASKAPI}")
-
-        say("waiting for the operator to report the TaskApi ready, with a healthy subscription")
-        wait_ready(cluster, replicas)
-        say(f"kubectl get taskapis -n {NAMESPACE}")
-        show(taskapi_table(cluster))
-        say("conditions")
-        show(conditions(cluster))
-
-        walkthrough(api, notifier)
-        say("what this local stack does not show: containers are not run by a kubelet "
-            "(kwok only reports them ready), Service ClusterIPs are not routed, and the "
-            "sidecars resolve each other through SQLite instead of Kubernetes DNS")
-        print_try_this(cluster, api, notifier)
-        if exit_after_walkthrough:
-            say("--exit-after-walkthrough: stopping everything")
-            return 0
         try:
-            while operator.running():
-                backer.sync()
+            demo = start_everything(stack, workdir)
+            api, notifier = show_and_walk(demo)
+            shown = True  # from here on, Ctrl-C is the expected way to stop
+            print_try_this(demo.cluster, api, notifier)
+            if exit_after_walkthrough:
+                say("--exit-after-walkthrough: stopping everything")
+                return 0
+            while demo.operator.running():
+                demo.backer.sync()  # scaled or rolled pods get (or lose) their processes
                 time.sleep(1)
-            say(f"the operator exited; see its log: {operator.log_path}")
+            say(f"the operator exited; see its log: {demo.operator.log_path}")
             return 1
         except KeyboardInterrupt:
+            # a second Ctrl-C must not cut the cleanup short: ignore both while it runs
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             say("interrupted: stopping everything")
-            return 0
+            return 0 if shown else 130
 
 
 def main() -> int:
