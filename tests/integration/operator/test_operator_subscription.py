@@ -144,7 +144,7 @@ def test_subscription_health_follows_the_real_sidecar(  # noqa: PLR0917 (fixture
             s["pubsubname"] == PUBSUB and s["topic"] == TOPIC
             for s in daprd.metadata().get("subscriptions") or []
         )
-        found = wait_for(subscription("Healthy"), 30, "subscription Healthy", taskapi_operator)
+        found = wait_for(subscription("Healthy"), 60, "subscription Healthy", taskapi_operator)
     sub = found["status"]["subscription"]
     assert (sub["pubsub"], sub["topic"], sub["registered"]) == (PUBSUB, TOPIC, 1)
     assert sub["lastProbeTime"]
@@ -156,7 +156,7 @@ def test_subscription_health_follows_the_real_sidecar(  # noqa: PLR0917 (fixture
     with sidecar(tmp_path / "d2") as daprd:
         daprd.wait_healthy()
         assert not daprd.metadata().get("subscriptions")
-        found = wait_for(subscription("Unhealthy"), 30, "subscription Unhealthy", taskapi_operator)
+        found = wait_for(subscription("Unhealthy"), 60, "subscription Unhealthy", taskapi_operator)
         rows = cluster.kubectl("get", "taskapis", "-n", namespace).stdout.splitlines()
         header, row = rows[0].split(), rows[1].split()
         columns = dict(zip(header, row, strict=True))
