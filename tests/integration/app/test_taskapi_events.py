@@ -12,6 +12,8 @@ import httpx
 import pytest
 from taskapi_stack import API_KEY, Stack, eventually
 
+from harness.redis import RedisServer
+
 pytestmark = pytest.mark.integration
 
 CLOUDEVENTS_JSON = "application/cloudevents+json"
@@ -88,8 +90,15 @@ def test_same_cloudevent_delivered_twice_notifies_once(api: httpx.Client, stack:
     assert _activity_types(api, task_id) == ["task.completed"]
 
 
-def test_malformed_event_is_dropped_not_retried_forever(api: httpx.Client, stack: Stack) -> None:
-    _publish(stack, {"not": "a task event"}, "application/json")
+def test_malformed_event_is_dropped_to_the_dead_letter_topic(
+    api: httpx.Client, stack: Stack, redis_server: RedisServer
+) -> None:
+    marker = uuid.uuid4().hex
+    _publish(stack, {"not": "a task event", "marker": marker}, "application/json")
+    # DROP makes daprd move the message to the subscription's dead-letter topic: with
+    # Redis Streams pub/sub that is a stream of that name in the real Redis.
+    eventually(lambda: marker.encode() in redis_server.command(
+        "XRANGE", f"{stack.topic}-deadletter", "-", "+"))
     # The subscription keeps working after it (a poison message does not block the stream).
     task = api.post("/tasks", json={"title": "after poison"}).json()
     eventually(lambda: "task.created" in _activity_types(api, task["id"]))
