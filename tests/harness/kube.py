@@ -28,7 +28,7 @@ from harness.process import Process
 # Pod IPs handed out by kwok: inside loopback, by rule (see DESIGN.md, "Network rule").
 POD_CIDR = "127.1.0.0/16"
 # ClusterIPs are allocated from here; nothing ever connects to them.
-SERVICE_CIDR = "10.96.0.0/24"
+SERVICE_CIDR = "127.2.0.0/24"
 FAKE_NODE = "kwok-node-0"
 
 _AUDIT_POLICY = """\
