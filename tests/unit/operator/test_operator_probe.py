@@ -25,7 +25,7 @@ def test_registered_only_for_the_same_pubsub_and_topic() -> None:
 def test_url_from_settings() -> None:
     settings = OperatorSettings(probe_port=3501, probe_scheme="http")
     assert metadata_url(settings, "127.1.0.7") == "http://127.1.0.7:3501/v1.0/metadata"
-    assert metadata_url(settings, "fd00::7") == "http://[fd00::7]:3501/v1.0/metadata"
+    assert metadata_url(settings, "::1") == "http://[::1]:3501/v1.0/metadata"
 
 
 async def test_unreachable_sidecar_is_an_error_result() -> None:
