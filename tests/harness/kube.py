@@ -287,40 +287,35 @@ class Cluster:
             client_key_pem=pair.key_pem(),
         )
 
-    def _start_controller_manager(self) -> None:
-        kc = self._component_kubeconfig("kube-controller-manager")
+    def _start_controller(self, name: str, *extra: str) -> None:
+        """kube-controller-manager or kube-scheduler: same identity, serving and health."""
+        kc = self._component_kubeconfig(name)
         port = free_port()
-        proc = self._spawn("kube-controller-manager", [
-            str(binaries.find("kube-controller-manager")),
+        proc = self._spawn(name, [
+            str(binaries.find(name)),
             f"--kubeconfig={kc}",
             f"--authentication-kubeconfig={kc}",
             f"--authorization-kubeconfig={kc}",
             "--leader-elect=false",
             f"--bind-address={LOOPBACK}",
             f"--secure-port={port}",
+            "--v=1",
+            *extra,
+        ])
+        proc.wait_until(lambda: _https_ok(f"https://{LOOPBACK}:{port}/healthz"), 60, "healthy")
+
+    def _start_controller_manager(self) -> None:
+        self._start_controller(
+            "kube-controller-manager",
             f"--root-ca-file={self.serving_ca.pair.cert}",
             f"--service-account-private-key-file={self.sa_keys.key}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--use-service-account-credentials=false",
             "--concurrent-gc-syncs=5",
-            "--v=1",
-        ])
-        proc.wait_until(lambda: _https_ok(f"https://{LOOPBACK}:{port}/healthz"), 60, "healthy")
+        )
 
     def _start_scheduler(self) -> None:
-        kc = self._component_kubeconfig("kube-scheduler")
-        port = free_port()
-        proc = self._spawn("kube-scheduler", [
-            str(binaries.find("kube-scheduler")),
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-            "--leader-elect=false",
-            f"--bind-address={LOOPBACK}",
-            f"--secure-port={port}",
-            "--v=1",
-        ])
-        proc.wait_until(lambda: _https_ok(f"https://{LOOPBACK}:{port}/healthz"), 60, "healthy")
+        self._start_controller("kube-scheduler")
 
     def _start_kwok(self) -> None:
         kc = self._component_kubeconfig("kwok")

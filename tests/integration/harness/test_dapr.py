@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,38 +12,16 @@ import pytest
 import yaml
 
 from harness.dapr import Daprd
-from harness.ports import LOOPBACK
 from harness.redis import RedisServer
+from harness.subscriber import SubscribingApp
 
 pytestmark = pytest.mark.integration
 
 
-class _TinyApp(BaseHTTPRequestHandler):
-    """Declares one programmatic subscription, accepts everything else."""
-
-    def do_GET(self) -> None:
-        body = b"[]"
-        if self.path == "/dapr/subscribe":
-            subscription = {"pubsubname": "pubsub", "topic": "smoke", "route": "/smoke"}
-            body = json.dumps([subscription]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def tiny_app() -> Iterator[int]:
-    server = ThreadingHTTPServer((LOOPBACK, 0), _TinyApp)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with SubscribingApp("pubsub", "smoke", route="/smoke") as app:
+        yield app.port
 
 
 def _components(directory: Path, redis: RedisServer) -> Path:

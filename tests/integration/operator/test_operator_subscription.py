@@ -8,10 +8,7 @@ port beside a tiny app that declares (or stops declaring) the subscription.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,41 +26,19 @@ from operator_it import (
 
 from harness.dapr import Daprd
 from harness.kube import Cluster
-from harness.ports import LOOPBACK
 from harness.redis import RedisServer
+from harness.subscriber import SubscribingApp
 
 pytestmark = pytest.mark.integration
 NAME = "taskapi-sample"
 PUBSUB, TOPIC = f"{NAME}-pubsub", "task-events"
 
 
-class _App(BaseHTTPRequestHandler):
-    """Declares the TaskApi's subscription while ``subscribe`` is set, like the real app."""
-
-    subscribe = True
-
-    def do_GET(self) -> None:
-        subs = [{"pubsubname": PUBSUB, "topic": TOPIC, "route": "/events"}]
-        body = json.dumps(subs if type(self).subscribe else []).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def app_port() -> Iterator[int]:
-    _App.subscribe = True
-    server = ThreadingHTTPServer((LOOPBACK, 0), _App)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+def app() -> Iterator[SubscribingApp]:
+    """Declares the TaskApi's subscription until told not to, like the real app."""
+    with SubscribingApp(PUBSUB, TOPIC) as running:
+        yield running
 
 
 def local_copy_of_component(
@@ -95,7 +70,7 @@ def test_subscription_health_follows_the_real_sidecar(  # noqa: PLR0917 (fixture
     dapr_taskapi_operator: RunningOperator,
     redis_server: RedisServer,
     dapr_configuration: Path,
-    app_port: int,
+    app: SubscribingApp,
     tmp_path: Path,
 ) -> None:
     cluster, namespace, taskapi_operator = (
@@ -122,7 +97,7 @@ def test_subscription_health_follows_the_real_sidecar(  # noqa: PLR0917 (fixture
     def sidecar(workdir: Path) -> Daprd:
         return Daprd(
             NAME,
-            app_port,
+            app.port,
             resources,
             workdir,
             config=dapr_configuration,
@@ -152,7 +127,7 @@ def test_subscription_health_follows_the_real_sidecar(  # noqa: PLR0917 (fixture
     assert condition(found, "Ready")["status"] == "True"
 
     # The app stops declaring it; a restarted sidecar no longer registers the subscription.
-    _App.subscribe = False
+    app.subscribe = False
     with sidecar(tmp_path / "d2") as daprd:
         daprd.wait_healthy()
         assert not daprd.metadata().get("subscriptions")
