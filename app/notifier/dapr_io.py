@@ -4,9 +4,7 @@ import asyncio
 import logging
 import time
 
-from dapr.aio.clients import DaprClient
-from dapr.aio.clients.health import DaprHealth
-
+from dapr_sidecar import SidecarConnection
 from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,37 +17,21 @@ class SecretUnavailableError(Exception):
 class DaprIO:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._client: DaprClient | None = None
+        self.sidecar = SidecarConnection(settings.sidecar_wait_seconds)
         self._key: str | None = None
         self._read_at = 0.0
-
-    async def connect(self) -> None:
-        # The SDK constructor probes the sidecar with blocking calls; the async probe first
-        # makes that return at once instead of stalling the event loop.
-        while self._client is None:
-            try:
-                async with asyncio.timeout(self._settings.sidecar_wait_seconds):
-                    await DaprHealth.wait_for_sidecar()  # type: ignore[no-untyped-call]
-            except TimeoutError:
-                log.warning("Dapr sidecar not reachable yet; still waiting")
-                continue
-            self._client = DaprClient()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()  # type: ignore[no-untyped-call]
-            self._client = None
 
     async def api_key(self) -> str:
         s = self._settings
         if self._key is not None and time.monotonic() - self._read_at < s.secret_cache_seconds:
             return self._key
         where = f"secret {s.secret_name!r} in Dapr secret store {s.secret_store!r}"
-        if self._client is None:
+        client = self.sidecar.client
+        if client is None:
             raise SecretUnavailableError(f"cannot read {where}: the sidecar is not reachable yet")
         try:
             async with asyncio.timeout(s.dapr_call_timeout_seconds):
-                resp = await self._client.get_secret(s.secret_store, s.secret_name)
+                resp = await client.get_secret(s.secret_store, s.secret_name)
         except Exception as exc:  # gRPC errors of every kind mean the same to the caller
             raise SecretUnavailableError(f"cannot read {where}: {exc}") from exc
         value = resp.secret.get(s.secret_key)

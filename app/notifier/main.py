@@ -1,6 +1,5 @@
 """notification-service application factory: POST /notify behind an API key, GET to inspect."""
 
-import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator
@@ -8,6 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
+from dapr_sidecar import connected_in_background
 from notifier.dapr_io import DaprIO, SecretUnavailableError
 from notifier.models import Notification, NotifyRequest, NotifyResult
 from notifier.recorder import Recorder
@@ -66,14 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         io = DaprIO(settings)
         app.state.io = io
         app.state.recorder = Recorder()
-        connecting = asyncio.create_task(io.connect(), name="dapr-connect")
-        try:
+        async with connected_in_background(io.sidecar):
             yield
-        finally:
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
-            await io.close()
 
     app = FastAPI(title="notification-service", lifespan=lifespan)
     app.include_router(_router(settings))

@@ -1,7 +1,8 @@
 """The only module of the Task API that talks to the Dapr sidecar (state, pub/sub, invoke, secrets).
 
-It owns the process's single async DaprClient and translates every SDK failure into the
-errors of taskapi.errors, so routes never see gRPC or aiohttp types.
+It makes every call through the process's single async DaprClient (dapr_sidecar) and
+translates every SDK failure into the errors of taskapi.errors, so routes never see gRPC or
+aiohttp types.
 """
 
 import asyncio
@@ -14,10 +15,10 @@ from typing import TypeVar
 import aiohttp  # only for the exception types of the SDK's HTTP invocation transport
 import grpc  # type: ignore[import-untyped]
 from dapr.aio.clients import DaprClient
-from dapr.aio.clients.health import DaprHealth
 from dapr.clients.exceptions import DaprHttpError, DaprInternalError
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
+from dapr_sidecar import SidecarConnection
 from taskapi.errors import DaprUnavailableError, EtagConflictError, InvocationError
 from taskapi.models import TaskEvent
 from taskapi.settings import Settings
@@ -65,40 +66,17 @@ class DaprIO:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._client: DaprClient | None = None
+        self.sidecar = SidecarConnection(settings.sidecar_wait_seconds)
         self._api_key: str | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    async def connect(self) -> None:
-        """Create the one client once the sidecar answers, without blocking the event loop.
-
-        The SDK constructor runs a *blocking* health probe (urllib + time.sleep); waiting on
-        the SDK's async probe first makes that one return at once.
-        """
-        while self._client is None:
-            try:
-                async with asyncio.timeout(self._settings.sidecar_wait_seconds):
-                    await DaprHealth.wait_for_sidecar()  # type: ignore[no-untyped-call]
-            except TimeoutError:
-                log.warning("Dapr sidecar not reachable yet; still waiting")
-                continue
-            self._client = DaprClient()
-            log.info("Dapr client ready")
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()  # type: ignore[no-untyped-call]
-            self._client = None
 
     @property
     def connected(self) -> bool:
-        return self._client is not None
+        return self.sidecar.client is not None
 
     def _require(self) -> DaprClient:
-        if self._client is None:
+        if self.sidecar.client is None:
             raise DaprUnavailableError("the Dapr sidecar has not become reachable yet")
-        return self._client
+        return self.sidecar.client
 
     async def _bounded(self, what: str, call: Awaitable[T]) -> T:
         try:

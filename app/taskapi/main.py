@@ -1,11 +1,11 @@
 """The Task API application factory: one DaprIO (one Dapr client) per process, via lifespan."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from dapr_sidecar import connected_in_background
 from taskapi import health, problems, routes, subscriber
 from taskapi.dapr_io import DaprIO
 from taskapi.service import TaskService
@@ -22,16 +22,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.io = io
         app.state.service = service
         app.state.processor = subscriber.EventProcessor(io, service.store)
-        # Connect in the background: the app serves /health (and 503s) while the sidecar
-        # is still starting, instead of failing to boot.
-        connecting = asyncio.create_task(io.connect(), name="dapr-connect")
-        try:
+        async with connected_in_background(io.sidecar):
             yield
-        finally:
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
-            await io.close()
 
     app = FastAPI(title="Task API", lifespan=lifespan)
     problems.install(app)
