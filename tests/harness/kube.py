@@ -11,7 +11,6 @@ import json
 import os
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ import yaml
 from harness import binaries, kubeconfig, pki
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
+from harness.waiting import eventually
 
 # Pod IPs handed out by kwok: inside loopback, by rule (see DESIGN.md, "Network rule").
 POD_CIDR = "127.1.0.0/16"
@@ -381,14 +381,7 @@ class Cluster:
 
     def wait_for(self, predicate: Any, timeout: float = 60, what: str = "condition") -> Any:
         """Poll ``predicate`` (returns a truthy value when done) within a bounded time."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = predicate()
-            if last:
-                return last
-            time.sleep(0.2)
-        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+        return eventually(predicate, timeout, what)
 
     def get_json(self, *args: str) -> Any:
         """``kubectl get ... -o json`` parsed."""

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -160,14 +158,3 @@ class Stack:
 def _get(url: str) -> int:
     return httpx.get(url, timeout=2).status_code
 
-
-def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.2) -> Any:
-    """The first truthy result of `check` within `timeout` seconds (bounded polling)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")

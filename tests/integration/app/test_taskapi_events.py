@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from taskapi_stack import API_KEY, Stack, eventually
+from taskapi_stack import API_KEY, Stack
 
 from harness.redis import RedisServer
+from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ import yaml
 
 from harness.kube import Cluster
 from harness.ports import LOOPBACK, free_port
+from harness.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 CRD = REPO / "crds" / "taskapi.yaml"
@@ -50,20 +50,13 @@ def live(url: str) -> bool:
 def wait_for(
     predicate: Callable[[], Any], timeout: float, what: str, operator: RunningOperator | None = None
 ) -> Any:
-    """Poll within a bounded time; on timeout say what was awaited and show the last value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (subprocess.CalledProcessError, KeyError, IndexError, TypeError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.5)
-    tail = "\n".join(operator.log_text().splitlines()[-30:]) if operator else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}\n{tail}")
+    """Poll within a bounded time, tolerating objects not there yet; on timeout show the
+    operator's last log lines too."""
+    return eventually(
+        predicate, timeout, what, interval=0.5,
+        tolerate=(subprocess.CalledProcessError, KeyError, IndexError, TypeError),
+        explain=(lambda: "\n".join(operator.log_text().splitlines()[-30:])) if operator else None,
+    )
 
 
 def get_json(cluster: Cluster, *args: str) -> dict[str, Any]:
