@@ -7,8 +7,10 @@ pods IPs from a 127.0.0.0/8 CIDR, so anything that dials a pod IP stays on this 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import random
 import ssl
 import subprocess
 import urllib.error
@@ -25,10 +27,14 @@ from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 from harness.waiting import eventually
 
-# Pod IPs handed out by kwok: inside loopback, by rule (see DESIGN.md, "Network rule").
-POD_CIDR = "127.1.0.0/16"
-# ClusterIPs are allocated from here; nothing ever connects to them.
-SERVICE_CIDR = "127.2.0.0/24"
+# Pod IPs handed out by kwok: inside loopback, by rule (see DESIGN.md, "Network rule"). Each
+# running cluster claims its own 127.N.0.0/16 (N in this range), so clusters of concurrent
+# runs on one machine never hand out the same pod IP (pods' processes listen on it).
+POD_CIDR_OCTETS = range(16, 251)
+# ClusterIPs are allocated from here (65k addresses: scale runs need thousands of Services);
+# nothing ever connects to them, so every cluster may share the range.
+SERVICE_CIDR = "127.2.0.0/16"
+_CIDR_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "taskapi-harness-pod-cidrs"
 FAKE_NODE = "kwok-node-0"
 
 _AUDIT_POLICY = """\
@@ -70,6 +76,8 @@ class Cluster:
         self.api_url = f"https://{LOOPBACK}:{self.apiserver_port}"
         self.audit_log: Path | None = workdir / "logs" / "audit.log" if self.options.audit else None
         self._procs: list[Process] = []
+        self._cidr_lock: int | None = None
+        self.pod_cidr = ""
         self.serving_ca: pki.CertificateAuthority
         self.client_ca: pki.CertificateAuthority
         self.kubeconfig: Path
@@ -78,6 +86,7 @@ class Cluster:
 
     def start(self) -> Self:
         try:
+            self.pod_cidr = self._claim_pod_cidr()
             self._start_pki()
             self._start_etcd()
             self._start_apiserver()
@@ -94,6 +103,25 @@ class Cluster:
         for proc in reversed(self._procs):
             proc.stop()
         self._procs.clear()
+        if self._cidr_lock is not None:
+            os.close(self._cidr_lock)  # releases the claim on the pod CIDR
+            self._cidr_lock = None
+
+    def _claim_pod_cidr(self) -> str:
+        """Hold an exclusive lock on one 127.N.0.0/16 for as long as this cluster runs."""
+        _CIDR_LOCKS.mkdir(parents=True, exist_ok=True)
+        octets = list(POD_CIDR_OCTETS)
+        random.shuffle(octets)
+        for n in octets:
+            fd = os.open(_CIDR_LOCKS / f"{n}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._cidr_lock = fd
+            return f"127.{n}.0.0/16"
+        raise RuntimeError(f"every pod CIDR is claimed by a running cluster ({_CIDR_LOCKS})")
 
     def __enter__(self) -> Self:
         return self.start()
@@ -325,7 +353,7 @@ class Cluster:
             f"--kubeconfig={kc}",
             f"--config={stages}",
             "--manage-all-nodes=true",
-            f"--cidr={POD_CIDR}",
+            f"--cidr={self.pod_cidr}",
             f"--node-ip={LOOPBACK}",
             f"--server-address={LOOPBACK}:{free_port()}",
         ])

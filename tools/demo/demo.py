@@ -254,8 +254,9 @@ class Demo:
 def start_everything(stack: contextlib.ExitStack, workdir: Path) -> Demo:
     """Steps 1-5: every process is registered on ``stack``, which stops them in reverse."""
     say("starting the local control plane: etcd, kube-apiserver, controller-manager, "
-        "scheduler, kwok (a fake node; pod IPs in 127.1.0.0/16)")
+        "scheduler, kwok (a fake node; pod IPs in a 127.N.0.0/16)")
     cluster = stack.enter_context(Cluster(workdir / "cluster", DaprControlPlane.CLUSTER_OPTIONS))
+    say(f"pod IPs come from {cluster.pod_cidr}")
     say("installing Dapr: its CRDs, sentry and the sidecar injector (as processes)")
     stack.enter_context(DaprControlPlane(cluster, workdir / "dapr-system"))
     say("installing the TaskApi CRD (deploy/crds)")

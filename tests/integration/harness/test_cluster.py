@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from harness.kube import POD_CIDR, Cluster
+from harness.kube import Cluster
 
 pytestmark = pytest.mark.integration
 
@@ -103,8 +103,9 @@ def test_two_container_deployment_becomes_ready_with_loopback_ips(
         return ready if len(ready) == 2 else None
 
     pods = cluster.wait_for(ready_pods, 60, "2 pods with 2/2 containers ready")
+    pod_network = ipaddress.ip_network(cluster.pod_cidr)
     for pod in pods:
-        assert ipaddress.ip_address(pod["status"]["podIP"]) in ipaddress.ip_network(POD_CIDR)
+        assert ipaddress.ip_address(pod["status"]["podIP"]) in pod_network
     table = cluster.kubectl("get", "pods", "-n", namespace).stdout
     assert table.count("2/2") == 2
     cluster.kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")

@@ -1,7 +1,7 @@
 """Subscription health from a real daprd: it serves the metadata API on a kwok pod's IP.
 
 The pod exists in the real apiserver, with the daprd container Dapr's real injector added
-(kwok gives it a 127.1.x.y IP and plays the kubelet); a real daprd process, loaded
+(kwok gives it a 127.N.x.y IP and plays the kubelet); a real daprd process, loaded
 with the very Component the operator created, listens on that IP at the operator's probe
 port beside a tiny app that declares (or stops declaring) the subscription.
 """
