@@ -29,6 +29,9 @@ _CHILD_KINDS = (
     ("apps", "v1", "deployments"),
     ("rbac.authorization.k8s.io", "v1", "rolebindings"),
     ("dapr.io", "v1alpha1", "components"),
+    # PDB (replicas > 1) and the managed pub/sub's Resiliency
+    ("policy", "v1", "poddisruptionbudgets"),
+    ("dapr.io", "v1alpha1", "resiliencies"),
 )
 
 

@@ -25,6 +25,9 @@ PLURALS: dict[tuple[str, str], str] = {
     ("apps/v1", "Deployment"): "deployments",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (names.DAPR_COMPONENT_API_VERSION, "Component"): "components",
+    # children added by OP-SPEC (PDB for replicas > 1, Resiliency of a managed pub/sub)
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
+    (names.DAPR_COMPONENT_API_VERSION, names.DAPR_RESILIENCY_KIND): "resiliencies",
     (names.API_VERSION, names.KIND): names.PLURAL,
 }
 _QUANTITY_PARENTS = frozenset({"requests", "limits"})

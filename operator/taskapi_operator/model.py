@@ -1,4 +1,11 @@
-"""Typed view of a TaskApi spec: the raw custom resource is parsed once, here."""
+"""Typed view of a TaskApi spec: the raw custom resource is parsed once, here.
+
+Defaults live in one place, the CRD (crds/taskapi.yaml): the apiserver applies them to every
+object it serves (on write and on read from etcd), so a field the CRD defaults is *required*
+here and never given a second default that could drift. Fields without a CRD default are
+optional and mean "absent" when missing (tests/unit/operator/test_operator_crd.py keeps the two
+in agreement).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,10 @@ from pydantic import (
 )
 
 from taskapi_operator import names
+
+# Core/v1 structures the operator copies into the pod template as given (tolerations,
+# affinity, env, ...): the apiserver validates them when the Deployment is applied.
+Json = dict[str, Any]
 
 
 class _Model(BaseModel):
@@ -42,7 +53,7 @@ class MetadataItem(_Model):
 
 class ManagedComponent(_Model):
     type: str
-    version: str = "v1"
+    version: str
     metadata: tuple[MetadataItem, ...] = ()
 
 
@@ -63,20 +74,24 @@ class ComponentSpec(_Model):
         return self
 
 
+class DeliveryRetries(_Model):
+    """Retries of event delivery to the app before Dapr sends an event to the dead-letter topic."""
+
+    max_retries: int = Field(alias="maxRetries", ge=0)
+    max_interval: str = Field(alias="maxInterval")
+
+
 class PubsubSpec(ComponentSpec):
-    topic: str = "task-events"
-    dead_letter_topic: str = Field(default="task-events-deadletter", alias="deadLetterTopic")
-
-
-def _default_secret_store() -> ComponentSpec:
-    return ComponentSpec(managed=ManagedComponent(type="secretstores.kubernetes"))
+    topic: str
+    dead_letter_topic: str = Field(alias="deadLetterTopic")
+    delivery_retries: DeliveryRetries = Field(alias="deliveryRetries")
 
 
 class NotificationsSpec(_Model):
-    app_id: str = Field(default="notification-service", alias="appId")
-    method: str = "notify"
-    secret_name: str = Field(default="notification-api-key", alias="secretName")
-    secret_key: str = Field(default="api-key", alias="secretKey")
+    app_id: str = Field(alias="appId")
+    method: str
+    secret_name: str = Field(alias="secretName")
+    secret_key: str = Field(alias="secretKey")
 
 
 # The CRD accepts int-or-string quantities (cpu: 1); manifests carry them as strings.
@@ -88,27 +103,55 @@ class Resources(_Model):
     limits: dict[str, Quantity] = Field(default_factory=dict)
 
 
+class AppHealthCheck(_Model):
+    """daprd probes the app and stops delivering events to it while it is unhealthy."""
+
+    enabled: bool
+    path: str
+    probe_interval_seconds: int = Field(alias="probeIntervalSeconds", ge=1)
+    probe_timeout_milliseconds: int = Field(alias="probeTimeoutMilliseconds", ge=1)
+    threshold: int = Field(ge=1)
+
+
 class SidecarSpec(_Model):
-    log_level: Literal["debug", "info", "warn", "error"] = Field(default="info", alias="logLevel")
-    api_logging: bool = Field(default=False, alias="apiLogging")
+    log_level: Literal["debug", "info", "warn", "error"] = Field(alias="logLevel")
+    api_logging: bool = Field(alias="apiLogging")
     config: str | None = None
     resources: Resources = Field(default_factory=Resources)
+    app_health_check: AppHealthCheck = Field(alias="appHealthCheck")
+
+
+class PodSpec(_Model):
+    """Pod-level settings a platform needs (scheduling, pulling, metadata, shutdown)."""
+
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    image_pull_secrets: tuple[Json, ...] = Field(default=(), alias="imagePullSecrets")
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
+    tolerations: tuple[Json, ...] = ()
+    affinity: Json | None = None
+    topology_spread_constraints: tuple[Json, ...] = Field(
+        default=(), alias="topologySpreadConstraints"
+    )
+    priority_class_name: str | None = Field(default=None, alias="priorityClassName")
+    termination_grace_period_seconds: int = Field(alias="terminationGracePeriodSeconds", ge=1)
 
 
 class TaskApiSpec(_Model):
-    replicas: int = Field(default=1, ge=0)
+    replicas: int = Field(ge=0)
     image: str
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        default="IfNotPresent", alias="imagePullPolicy"
-    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(alias="imagePullPolicy")
     app_id: str | None = Field(default=None, alias="appId")
-    port: int = Field(default=8000, ge=1, le=65535)
+    port: int = Field(ge=1, le=65535)
     resources: Resources = Field(default_factory=Resources)
+    env: tuple[Json, ...] = ()
+    env_from: tuple[Json, ...] = Field(default=(), alias="envFrom")
+    pod: PodSpec
     state_store: ComponentSpec = Field(alias="stateStore")
     pubsub: PubsubSpec
-    secret_store: ComponentSpec = Field(default_factory=_default_secret_store, alias="secretStore")
-    notifications: NotificationsSpec = Field(default_factory=NotificationsSpec)
-    sidecar: SidecarSpec = Field(default_factory=SidecarSpec)
+    secret_store: ComponentSpec = Field(alias="secretStore")
+    notifications: NotificationsSpec
+    sidecar: SidecarSpec
 
 
 class InvalidSpecError(ValueError):
@@ -131,6 +174,7 @@ class TaskApi(_Model):
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> TaskApi:
+        """Parse an object as the apiserver serves it (CRD defaults already applied)."""
         meta = body.get("metadata", {})
         annotations = meta.get("annotations") or {}
         try:

@@ -26,6 +26,10 @@ COMPONENT_PUBSUB: Final = "pubsub"
 COMPONENT_SECRETSTORE: Final = "secretstore"
 COMPONENT_IDENTITY: Final = "identity"
 
+# Pod labels the operator sets (they select the pods): spec.pod.labels may not set them
+# (the CRD's CEL rule on spec.pod.labels lists the same keys; a unit test keeps them equal).
+OPERATOR_POD_LABELS: Final = (LABEL_NAME, LABEL_INSTANCE, LABEL_COMPONENT, LABEL_MANAGED_BY)
+
 # --- annotations -----------------------------------------------------------------------
 # Set on a TaskApi to stop the operator writing its children (deletion still works).
 ANNOTATION_PAUSED: Final = f"{GROUP}/paused"
@@ -34,6 +38,8 @@ ANNOTATION_PAUSED: Final = f"{GROUP}/paused"
 ANNOTATION_COMPONENTS_HASH: Final = f"{GROUP}/components-hash"
 # Parent metadata that must never reach a child: Argo CD tracks by these.
 ARGOCD_PREFIX: Final = "argocd.argoproj.io/"
+# Pod annotation prefixes that stay the operator's (spec.pod.annotations may not use them).
+OPERATOR_ANNOTATION_PREFIXES: Final = ("dapr.io/", f"{GROUP}/")
 
 # --- RBAC ------------------------------------------------------------------------------
 # ClusterRole shipped in deploy/operator/rbac.yaml (get secrets, no list/watch). The operator
@@ -56,6 +62,23 @@ DAPR_SIDECAR_CPU_LIMIT: Final = "dapr.io/sidecar-cpu-limit"
 DAPR_SIDECAR_MEMORY_REQUEST: Final = "dapr.io/sidecar-memory-request"
 DAPR_SIDECAR_MEMORY_LIMIT: Final = "dapr.io/sidecar-memory-limit"
 DAPR_METADATA_PATH: Final = "/v1.0/metadata"
+# App health checks (dapr 1.17 injector, pkg/injector/patcher/sidecar.go): daprd stops event
+# delivery to an unhealthy app and ends a blocked shutdown early.
+DAPR_APP_HEALTH_CHECK: Final = "dapr.io/enable-app-health-check"
+DAPR_APP_HEALTH_CHECK_PATH: Final = "dapr.io/app-health-check-path"
+DAPR_APP_HEALTH_PROBE_INTERVAL: Final = "dapr.io/app-health-probe-interval"  # seconds
+DAPR_APP_HEALTH_PROBE_TIMEOUT: Final = "dapr.io/app-health-probe-timeout"  # milliseconds
+DAPR_APP_HEALTH_THRESHOLD: Final = "dapr.io/app-health-threshold"
+# Shutdown: daprd keeps serving for block-shutdown-duration (a Go duration), then drains for
+# at most graceful-shutdown-seconds.
+DAPR_BLOCK_SHUTDOWN_DURATION: Final = "dapr.io/block-shutdown-duration"
+DAPR_GRACEFUL_SHUTDOWN_SECONDS: Final = "dapr.io/graceful-shutdown-seconds"
+DAPR_RESILIENCY_KIND: Final = "Resiliency"
+# Retry policy name inside the rendered Resiliency (as in components/resiliency.yaml).
+DAPR_EVENT_DELIVERY_POLICY: Final = "eventDelivery"
+# Transactional outbox: the state store Component publishes each transaction's event there.
+OUTBOX_PUBLISH_PUBSUB: Final = "outboxPublishPubsub"
+OUTBOX_PUBLISH_TOPIC: Final = "outboxPublishTopic"
 
 # --- the app container -----------------------------------------------------------------
 APP_CONTAINER: Final = "taskapi"
@@ -75,6 +98,20 @@ ENV_NOTIFICATION_METHOD: Final = "TASKAPI_NOTIFICATION_METHOD"
 ENV_NOTIFICATION_SECRET: Final = "TASKAPI_NOTIFICATION_SECRET"  # noqa: S105
 ENV_NOTIFICATION_SECRET_KEY: Final = "TASKAPI_NOTIFICATION_SECRET_KEY"  # noqa: S105
 ENV_PORT: Final = "TASKAPI_PORT"
+# The variables above are the operator's: spec.env may not set them (the CRD's CEL rule on
+# spec.env lists the same names; a unit test keeps them equal).
+OPERATOR_ENV: Final = (
+    ENV_STATE_STORE,
+    ENV_PUBSUB,
+    ENV_TOPIC,
+    ENV_DEAD_LETTER_TOPIC,
+    ENV_SECRET_STORE,
+    ENV_NOTIFICATION_APP_ID,
+    ENV_NOTIFICATION_METHOD,
+    ENV_NOTIFICATION_SECRET,
+    ENV_NOTIFICATION_SECRET_KEY,
+    ENV_PORT,
+)
 
 # --- status condition types ------------------------------------------------------------
 COND_READY: Final = "Ready"
@@ -125,6 +162,15 @@ def service_name(instance: str) -> str:
 
 def service_account_name(instance: str) -> str:
     return instance
+
+
+def disruption_budget_name(instance: str) -> str:
+    return instance
+
+
+def resiliency_name(instance: str) -> str:
+    """Dapr Resiliency with the event-delivery retries of the instance's managed pub/sub."""
+    return f"{instance}-resiliency"
 
 
 def secret_reader_binding_name(instance: str) -> str:

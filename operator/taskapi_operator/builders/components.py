@@ -58,7 +58,26 @@ def _metadata_item(item: MetadataItem) -> dict[str, Any]:
     return {"name": item.name, "value": item.value}
 
 
-def _component(taskapi: TaskApi, managed: ManagedComponent, component: str) -> dict[str, Any]:
+def outbox_metadata(taskapi: TaskApi) -> dict[str, str]:
+    """Dapr's transactional outbox on the state store: each state transaction of the app also
+    publishes its event (the ``outbox.projection`` operation) to the instance's topic, so a
+    change and its event commit together."""
+    return {
+        names.OUTBOX_PUBLISH_PUBSUB: component_names(taskapi).pubsub,
+        names.OUTBOX_PUBLISH_TOPIC: taskapi.spec.pubsub.topic,
+    }
+
+
+def _component(
+    taskapi: TaskApi,
+    managed: ManagedComponent,
+    component: str,
+    operator_metadata: dict[str, str],
+) -> dict[str, Any]:
+    # The operator's items replace the user's of the same name (the spec decides pub/sub and
+    # topic once, for the app and the outbox alike).
+    user = [_metadata_item(i) for i in managed.metadata if i.name not in operator_metadata]
+    ours = [{"name": k, "value": v} for k, v in operator_metadata.items()]
     return {
         "apiVersion": names.DAPR_COMPONENT_API_VERSION,
         "kind": "Component",
@@ -68,7 +87,7 @@ def _component(taskapi: TaskApi, managed: ManagedComponent, component: str) -> d
         "spec": {
             "type": managed.type,
             "version": managed.version,
-            "metadata": [_metadata_item(i) for i in managed.metadata],
+            "metadata": user + ours,
         },
         # Scoped so that other apps' sidecars in the namespace do not load it.
         "scopes": [taskapi.app_id],
@@ -77,16 +96,20 @@ def _component(taskapi: TaskApi, managed: ManagedComponent, component: str) -> d
 
 def build_components(taskapi: TaskApi) -> list[dict[str, Any]]:
     spec = taskapi.spec
-    wanted = (
-        (spec.state_store, names.COMPONENT_STATESTORE),
-        (spec.pubsub, names.COMPONENT_PUBSUB),
-        (spec.secret_store, names.COMPONENT_SECRETSTORE),
+    none: dict[str, str] = {}
+    wanted: tuple[tuple[ComponentSpec, str, dict[str, str]], ...] = (
+        (spec.state_store, names.COMPONENT_STATESTORE, outbox_metadata(taskapi)),
+        (spec.pubsub, names.COMPONENT_PUBSUB, none),
+        (spec.secret_store, names.COMPONENT_SECRETSTORE, none),
     )
-    return [_component(taskapi, s.managed, c) for s, c in wanted if s.managed is not None]
+    return [
+        _component(taskapi, s.managed, c, extra) for s, c, extra in wanted if s.managed is not None
+    ]
 
 
 def components_hash(components: list[dict[str, Any]]) -> str:
-    """Stable digest of the rendered components; it goes on the pod template."""
+    """Stable digest of the rendered Dapr resources (Components, Resiliency); it goes on the pod
+    template."""
     essence = [
         {"name": c["metadata"]["name"], "spec": c["spec"], "scopes": c["scopes"]}
         for c in components

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from taskapi_operator import names
 from taskapi_operator.builders.common import child_metadata
 from taskapi_operator.builders.components import ComponentNames
+from taskapi_operator.builders.pod import pod_annotations, pod_labels, pre_stop, scheduling
 from taskapi_operator.model import Resources, TaskApi
 
 
@@ -19,31 +21,9 @@ def _resources(resources: Resources) -> dict[str, Any]:
     return out
 
 
-def dapr_annotations(taskapi: TaskApi) -> dict[str, str]:
-    spec = taskapi.spec
-    sidecar = spec.sidecar
-    annotations = {
-        names.DAPR_ENABLED: "true",
-        names.DAPR_APP_ID: taskapi.app_id,
-        names.DAPR_APP_PORT: str(spec.port),
-        names.DAPR_APP_PROTOCOL: "http",
-        names.DAPR_LOG_LEVEL: sidecar.log_level,
-        names.DAPR_API_LOGGING: "true" if sidecar.api_logging else "false",
-    }
-    if sidecar.config:
-        annotations[names.DAPR_CONFIG] = sidecar.config
-    sized = {
-        names.DAPR_SIDECAR_CPU_REQUEST: sidecar.resources.requests.get("cpu"),
-        names.DAPR_SIDECAR_MEMORY_REQUEST: sidecar.resources.requests.get("memory"),
-        names.DAPR_SIDECAR_CPU_LIMIT: sidecar.resources.limits.get("cpu"),
-        names.DAPR_SIDECAR_MEMORY_LIMIT: sidecar.resources.limits.get("memory"),
-    }
-    annotations.update({k: v for k, v in sized.items() if v})
-    return annotations
-
-
-def app_env(taskapi: TaskApi, components: ComponentNames) -> list[dict[str, str]]:
-    """The operator ⇄ app contract: Dapr names the app reads through its settings."""
+def app_env(taskapi: TaskApi, components: ComponentNames) -> list[dict[str, Any]]:
+    """The user's extra variables, then the operator ⇄ app contract (Dapr names the app reads
+    through its settings), which the user's may not replace."""
     spec = taskapi.spec
     notifications = spec.notifications
     pairs = (
@@ -58,7 +38,8 @@ def app_env(taskapi: TaskApi, components: ComponentNames) -> list[dict[str, str]
         (names.ENV_NOTIFICATION_SECRET_KEY, notifications.secret_key),
         (names.ENV_PORT, str(spec.port)),
     )
-    return [{"name": k, "value": v} for k, v in pairs]
+    extra = [copy.deepcopy(e) for e in spec.env if e.get("name") not in names.OPERATOR_ENV]
+    return extra + [{"name": k, "value": v} for k, v in pairs]
 
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -79,6 +60,7 @@ def _container(taskapi: TaskApi, components: ComponentNames) -> dict[str, Any]:
         # No command: the image's default command starts the app.
         "ports": [{"name": names.APP_PORT_NAME, "containerPort": spec.port, "protocol": "TCP"}],
         "env": app_env(taskapi, components),
+        **({"envFrom": copy.deepcopy(list(spec.env_from))} if spec.env_from else {}),
         "readinessProbe": _probe(names.APP_READINESS_PATH, period=5, failures=3),
         "livenessProbe": _probe(names.APP_LIVENESS_PATH, period=10, failures=3),
         "securityContext": {
@@ -93,6 +75,9 @@ def _container(taskapi: TaskApi, components: ComponentNames) -> dict[str, Any]:
     resources = _resources(spec.resources)
     if resources:
         container["resources"] = resources
+    lifecycle = pre_stop(taskapi)
+    if lifecycle:
+        container["lifecycle"] = lifecycle
     return container
 
 
@@ -100,9 +85,10 @@ def build_deployment(
     taskapi: TaskApi, components: ComponentNames, components_hash: str
 ) -> dict[str, Any]:
     selector = names.selector_labels(taskapi.name)
-    pod_labels = names.child_labels(taskapi.name, names.COMPONENT_API)
-    pod_annotations = dapr_annotations(taskapi)
-    pod_annotations[names.ANNOTATION_COMPONENTS_HASH] = components_hash
+    metadata = {
+        "labels": pod_labels(taskapi),
+        "annotations": pod_annotations(taskapi, components_hash),
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -113,9 +99,13 @@ def build_deployment(
             "replicas": taskapi.spec.replicas,
             "selector": {"matchLabels": selector},
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": pod_annotations},
+                "metadata": metadata,
                 "spec": {
                     "serviceAccountName": names.service_account_name(taskapi.name),
+                    **scheduling(taskapi),
+                    "terminationGracePeriodSeconds": (
+                        taskapi.spec.pod.termination_grace_period_seconds
+                    ),
                     "securityContext": {
                         "runAsNonRoot": True,
                         "seccompProfile": {"type": "RuntimeDefault"},

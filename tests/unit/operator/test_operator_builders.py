@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from operator_fixtures import refs_body, sample_body
+from operator_fixtures import podspec_body, postgresql_body, refs_body, sample_body
 
 from taskapi_operator import names
 from taskapi_operator.builders import build_children
@@ -23,7 +23,15 @@ def _render(manifests: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(manifests, sort_keys=False, width=100)
 
 
-@pytest.mark.parametrize(("case", "body"), [("sample", sample_body()), ("refs", refs_body())])
+CASES = {
+    "sample": sample_body,
+    "refs": refs_body,
+    "podspec": podspec_body,
+    "postgresql": postgresql_body,
+}
+
+
+@pytest.mark.parametrize(("case", "body"), [(name, make()) for name, make in CASES.items()])
 def test_children_match_golden(case: str, body: dict[str, Any]) -> None:
     rendered = _render(build_children(TaskApi.from_body(body)))
     path = GOLDEN / f"{case}-children.yaml"
