@@ -79,6 +79,9 @@ DAPR_EVENT_DELIVERY_POLICY: Final = "eventDelivery"
 # Transactional outbox: the state store Component publishes each transaction's event there.
 OUTBOX_PUBLISH_PUBSUB: Final = "outboxPublishPubsub"
 OUTBOX_PUBLISH_TOPIC: Final = "outboxPublishTopic"
+# Drop an internal outbox message whose transaction never committed (after daprd's retries)
+# instead of retrying it forever (as components/statestore.yaml does for the plain set).
+OUTBOX_DISCARD_WHEN_MISSING_STATE: Final = "outboxDiscardWhenMissingState"
 
 # --- the app container -----------------------------------------------------------------
 APP_CONTAINER: Final = "taskapi"

@@ -65,6 +65,7 @@ def outbox_metadata(taskapi: TaskApi) -> dict[str, str]:
     return {
         names.OUTBOX_PUBLISH_PUBSUB: component_names(taskapi).pubsub,
         names.OUTBOX_PUBLISH_TOPIC: taskapi.spec.pubsub.topic,
+        names.OUTBOX_DISCARD_WHEN_MISSING_STATE: "true",
     }
 
 

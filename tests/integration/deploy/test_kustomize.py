@@ -18,12 +18,20 @@ DEPLOY = REPO / "deploy"
 ARGOCD_CRD = REPO / "tests" / "fixtures" / "argocd-application-crd.yaml"
 TASKAPI_CRD = REPO / "crds" / "taskapi.yaml"
 KUSTOMIZATIONS = sorted(p.parent.name for p in DEPLOY.glob("*/kustomization.yaml"))
-# Namespaces the bases name themselves (deploy/samples has none: it goes where it is applied).
+# Namespaces the bases name themselves (deploy/samples and deploy/samples-postgresql have
+# none: they go where they are applied).
 OWN_NAMESPACES = {"operator": "taskapi-system", "default": "taskapi-system", "argocd": "argocd"}
 
 
 def test_every_base_is_covered() -> None:
-    assert KUSTOMIZATIONS == ["argocd", "crds", "default", "operator", "samples"]
+    assert KUSTOMIZATIONS == [
+        "argocd",
+        "crds",
+        "default",
+        "operator",
+        "samples",
+        "samples-postgresql",
+    ]
 
 
 def render(cluster: Cluster, base: str) -> list[dict[str, Any]]:

@@ -198,7 +198,7 @@ def test_explain_describes_pod_settings(cluster: Cluster, taskapi_crd: object) -
 
 
 def _postgresql_sample(cluster: Cluster) -> list[dict[str, Any]]:
-    rendered = cluster.kubectl("kustomize", str(REPO / "deploy/samples/postgresql")).stdout
+    rendered = cluster.kubectl("kustomize", str(REPO / "deploy/samples-postgresql")).stdout
     return [d for d in yaml.safe_load_all(rendered) if d]
 
 
@@ -226,7 +226,7 @@ def test_postgresql_sample_gets_a_v2_state_store_with_the_outbox(
     metadata = {m["name"]: m for m in store["spec"]["metadata"]}
     assert metadata["connectionString"]["secretKeyRef"] == {
         "name": "taskapi-postgresql",
-        "key": "connectionString",
+        "key": "connection-string",
     }
     assert metadata[names.OUTBOX_PUBLISH_PUBSUB]["value"] == "taskapi-sample-pubsub"
     assert metadata[names.OUTBOX_PUBLISH_TOPIC]["value"] == "task-events"
@@ -271,8 +271,8 @@ def test_dapr_injector_turns_health_and_shutdown_annotations_into_daprd_flags(
     pod = wait_for(injected, 90, "a pod with the daprd sidecar", dapr_taskapi_operator)
     (daprd,) = [c for c in pod["spec"]["containers"] if c["name"] == names.DAPR_SIDECAR_CONTAINER]
     args = [*daprd.get("command", []), *daprd.get("args", [])]
+    assert "--enable-app-health-check" in args, args  # a boolean flag, no value
     flags = {
-        "--enable-app-health-check": _flag(args, "--enable-app-health-check"),
         "--app-health-check-path": _flag(args, "--app-health-check-path"),
         "--app-health-probe-interval": _flag(args, "--app-health-probe-interval"),
         "--app-health-threshold": _flag(args, "--app-health-threshold"),
@@ -280,7 +280,6 @@ def test_dapr_injector_turns_health_and_shutdown_annotations_into_daprd_flags(
         "--dapr-block-shutdown-duration": _flag(args, "--dapr-block-shutdown-duration"),
     }
     assert flags == {
-        "--enable-app-health-check": "true",
         "--app-health-check-path": "/health",
         "--app-health-probe-interval": "7",
         "--app-health-threshold": "4",

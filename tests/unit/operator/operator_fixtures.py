@@ -86,8 +86,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def postgresql_body() -> dict[str, Any]:
-    """The sample with deploy/samples/postgresql's state store patch applied."""
-    patch = yaml.safe_load((REPO / "deploy/samples/postgresql/taskapi-statestore.yaml").read_text())
+    """The sample with deploy/samples-postgresql's state store patch applied."""
+    patch = yaml.safe_load((REPO / "deploy/samples-postgresql/taskapi-statestore.yaml").read_text())
     body: dict[str, Any] = merge_patch(sample_body(), {"spec": patch["spec"]})
     return served(body)
 
