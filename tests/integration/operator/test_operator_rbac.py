@@ -90,6 +90,9 @@ ALLOWED = [
     ("bind", f"clusterroles/{SECRET_READER}"),
     ("create", "components.dapr.io", "-n", "shop"),
     ("list", "pods", "--all-namespaces"),
+    # OP-SPEC's children: the managed pub/sub's Resiliency, the PDB of replicas > 1
+    ("create", "resiliencies.dapr.io", "-n", "shop"),
+    ("patch", "poddisruptionbudgets.policy", "-n", "shop"),
 ]
 
 
@@ -167,6 +170,8 @@ def test_operator_reconciles_under_its_service_account(
             ("components.dapr.io", "taskapi-sample-statestore"),
             ("components.dapr.io", "taskapi-sample-pubsub"),
             ("components.dapr.io", "taskapi-sample-secretstore"),
+            ("resiliencies.dapr.io", "taskapi-sample-resiliency"),
+            ("poddisruptionbudgets.policy", "taskapi-sample"),  # the sample has 2 replicas
         ):
             assert get_json(cluster, kind, name, "-n", "shop")
         binding = get_json(cluster, "rolebinding", "taskapi-sample-secret-reader", "-n", "shop")
