@@ -27,7 +27,9 @@ def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module", params=sorted(PROGRAMS))
-def image_venv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def image_venv(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path]:
     extra: str = request.param
     assert UV.exists(), "uv missing: it comes with the dev extra"
     venv = tmp_path_factory.mktemp(f"venv-{extra}") / "venv"

@@ -14,7 +14,7 @@ from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[3]
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-LOCKS = {"app": REPO / "requirements" / "app.lock", "operator": REPO / "requirements" / "operator.lock"}
+LOCKS = {extra: REPO / "requirements" / f"{extra}.lock" for extra in ("app", "operator")}
 # What must never reach the other program's image.
 FOREIGN = {"app": {"kopf", "kubernetes"}, "operator": {"fastapi", "uvicorn", "dapr", "starlette"}}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
