@@ -6,6 +6,7 @@ gives an operator that reconciles a TaskApi under the chart's ServiceAccount and
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
 import subprocess
@@ -120,7 +121,13 @@ def test_default_values_render_deploy_default(helm: Helm) -> None:
             (got["metadata"].get("labels") or {}).items()
         )
         assert not missing, f"{name}: the chart lacks labels {missing}"
-        assert normalized(got) == normalized(want), name
+        if normalized(got) != normalized(want):
+            diff = difflib.unified_diff(
+                yaml.safe_dump(normalized(want)).splitlines(),
+                yaml.safe_dump(normalized(got)).splitlines(),
+                "kubectl kustomize deploy/default", "helm template (default values)", lineterm="",
+            )
+            pytest.fail(f"{name} drifted:\n" + "\n".join(diff))
 
 
 # -- values reach the operator ------------------------------------------------------------
@@ -135,7 +142,8 @@ VALUES = {
     "leaderElection": {"enabled": True},
     "metrics": {"port": 9090},
     "health": {"port": 8081},
-    "resources": {"requests": {"cpu": "100m", "memory": "200Mi"}, "limits": {"memory": "400Mi"}},
+    "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
+                  "limits": {"cpu": "1", "memory": "400Mi"}},
     "extraEnv": [{"name": "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS", "value": "60"}],
     "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}},
     "podAnnotations": {"prometheus.io/scrape": "true"},

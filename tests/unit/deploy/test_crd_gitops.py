@@ -18,7 +18,7 @@ def test_chart_crd_is_a_copy_of_the_repository_crd() -> None:
     assert not CHART_CRD.is_symlink()
     assert CHART_CRD.read_bytes() == CRD.read_bytes(), (
         "the chart's CRD differs from crds/taskapi.yaml: "
-        "cp crds/taskapi.yaml deploy/helm/taskapi-operator/crds/taskapi.yaml"
+        "run scripts/sync-chart.sh"
     )
 
 
