@@ -38,7 +38,7 @@ HELM_LABELS = {
 # Chart values rendered to TASKAPI_OPERATOR_* variables that OperatorSettings does not have yet:
 # OP-HA's settings (leader election, metrics, log format). Once they are merged this must be
 # empty: the test below fails to say so.
-PENDING_SETTINGS = {"log_format", "leader_election", "metrics_port"}
+PENDING_SETTINGS = {"log_format", "leader_election", "metrics_port", "identity", "lease_namespace"}
 
 
 def objects(text: str) -> list[dict[str, Any]]:
@@ -99,9 +99,11 @@ def normalized(obj: dict[str, Any]) -> dict[str, Any]:
     """Without Helm's release labels, which are all the two may differ in."""
     obj = copy.deepcopy(obj)
     obj["metadata"].pop("labels", None)
-    template = obj.get("spec", {}).get("template", {}).get("metadata", {})
+    template = obj.get("spec", {}).get("template", {})
     for label in HELM_LABELS:
-        template.get("labels", {}).pop(label, None)
+        template.get("metadata", {}).get("labels", {}).pop(label, None)
+    for container in template.get("spec", {}).get("containers", []):
+        container["env"] = sorted(container.get("env") or [], key=lambda e: e["name"])
     return obj
 
 
@@ -137,11 +139,14 @@ VALUES = {
               "pullPolicy": "Always"},
     "imagePullSecrets": [{"name": "pull-secret"}],
     "replicaCount": 2,
+    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
     "watchNamespaces": ["team-a", "team-b"],
     "logFormat": "json",
-    "leaderElection": {"enabled": True},
-    "metrics": {"port": 9090},
+    "leaderElection": {"enabled": True, "podIdentity": True},
+    "metrics": {"port": 9090, "portName": "http-metrics", "service": {"enabled": True}},
     "health": {"port": 8081},
+    "probes": {"port": "http-metrics", "livenessPath": "/livez", "readinessPath": "/readyz"},
+    "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
     "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
                   "limits": {"cpu": "1", "memory": "400Mi"}},
     "extraEnv": [{"name": "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS", "value": "60"}],
@@ -172,11 +177,19 @@ def test_non_default_values_shape_the_deployment(custom: dict[str, dict[str, Any
     pod = deployment["spec"]["template"]
     (container,) = pod["spec"]["containers"]
     assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == VALUES["strategy"]
     assert container["image"] == "registry.example/ops/taskapi-operator:9.9.9"
     assert container["imagePullPolicy"] == "Always"
     assert container["resources"] == VALUES["resources"]
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
-        "health": 8081, "metrics": 9090,
+        "health": 8081, "http-metrics": 9090,
+    }
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http-metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
+    identity = {e["name"]: e.get("valueFrom") for e in container["env"] if "valueFrom" in e}
+    assert identity == {
+        "TASKAPI_OPERATOR_IDENTITY": {"fieldRef": {"fieldPath": "metadata.name"}},
+        "TASKAPI_OPERATOR_LEASE_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
     }
     assert pod["spec"]["imagePullSecrets"] == [{"name": "pull-secret"}]
     for field in ("nodeSelector", "tolerations", "affinity", "priorityClassName"):
@@ -192,10 +205,26 @@ def test_non_default_values_shape_the_deployment(custom: dict[str, dict[str, Any
     ]
 
 
+def test_pdb_and_metrics_service_select_the_operator(custom: dict[str, dict[str, Any]]) -> None:
+    selector = {"app.kubernetes.io/name": "taskapi-operator"}
+    pdb, service = custom["PodDisruptionBudget"], custom["Service"]
+    assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": selector}}
+    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "metrics"
+    assert service["spec"] == {
+        "selector": selector,
+        "ports": [{"name": "http-metrics", "port": 9090, "targetPort": "http-metrics"}],
+    }
+
+
 def test_values_reach_operator_settings(custom: dict[str, dict[str, Any]]) -> None:
     """The rendered env, read by the operator's own settings object in a fresh process."""
     (container,) = custom["Deployment"]["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    # what the kubelet resolves from the downward API, as it would in the pod
+    downward = {"metadata.name": "taskapi-operator-0", "metadata.namespace": NAMESPACE}
+    env = {
+        e["name"]: e["value"] if "value" in e else downward[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        for e in container["env"]
+    }
     assert env["TASKAPI_OPERATOR_LOG_FORMAT"] == "json"
     assert env["TASKAPI_OPERATOR_LEADER_ELECTION"] == "true"
     assert env["TASKAPI_OPERATOR_METRICS_PORT"] == "9090"
@@ -302,9 +331,12 @@ def test_operator_runs_from_the_installed_chart(
     liveness = f"http://{LOOPBACK}:{free_port()}/healthz"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TASKAPI_OPERATOR_")},
-        **{e["name"]: e["value"] for e in container.get("env", [])},
-        # loopback instead of the pod's 0.0.0.0, and a short resync for the test
+        **{e["name"]: e["value"] for e in container.get("env") or [] if "value" in e},
+        # loopback instead of the pod's 0.0.0.0 (liveness and, once the operator has them, the
+        # metrics/health server), and a short resync for the test
         "TASKAPI_OPERATOR_LIVENESS_ENDPOINT": liveness,
+        "TASKAPI_OPERATOR_METRICS_HOST": LOOPBACK,
+        "TASKAPI_OPERATOR_METRICS_PORT": str(free_port()),
         "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS": "2",
         "KUBECONFIG": str(cluster.serviceaccount_kubeconfig(NAMESPACE, "taskapi-operator")),
         "NO_PROXY": "*",
