@@ -156,9 +156,11 @@ VALUES = {
     "nodeSelector": {"kubernetes.io/os": "linux"},
     "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops",
                      "effect": "NoSchedule"}],
-    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [
-            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+    # null drops a default's key (Helm merges maps): e.g. a default podAntiAffinity
+    "affinity": {"podAntiAffinity": None, "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [
+                {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
     "priorityClassName": "system-cluster-critical",
 }
 
@@ -192,8 +194,10 @@ def test_non_default_values_shape_the_deployment(custom: dict[str, dict[str, Any
         "TASKAPI_OPERATOR_LEASE_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
     }
     assert pod["spec"]["imagePullSecrets"] == [{"name": "pull-secret"}]
-    for field in ("nodeSelector", "tolerations", "affinity", "priorityClassName"):
+    for field in ("nodeSelector", "tolerations", "priorityClassName"):
         assert pod["spec"][field] == VALUES[field], field
+    affinity = {k: v for k, v in pod["spec"]["affinity"].items() if v is not None}
+    assert affinity == {"nodeAffinity": VALUES["affinity"]["nodeAffinity"]}
     assert pod["metadata"]["annotations"] == VALUES["podAnnotations"]
     assert pod["metadata"]["labels"]["team"] == "platform"
     # the selector stays deploy/operator's, so podLabels never orphan the old ReplicaSet
