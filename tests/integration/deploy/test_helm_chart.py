@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,18 @@ def test_helm_is_the_pinned_version(helm: Helm) -> None:
 def test_chart_lints(helm: Helm) -> None:
     result = helm.run("lint", "--strict", str(CHART))
     assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout, result.stdout
+
+
+def test_chart_packages_with_its_crd(helm: Helm, tmp_path: Path) -> None:
+    """What a chart repository would serve: the CRD travels inside the package."""
+    helm.run("package", str(CHART), "--destination", str(tmp_path))
+    (package,) = tmp_path.glob("taskapi-operator-*.tgz")
+    assert package.name == "taskapi-operator-0.1.0.tgz"
+    with tarfile.open(package) as tar:
+        member = tar.extractfile("taskapi-operator/crds/taskapi.yaml")
+        assert member is not None
+        assert member.read() == (REPO / "crds" / "taskapi.yaml").read_bytes()
+        assert "taskapi-operator/values.schema.json" in tar.getnames()
 
 
 # -- defaults equal deploy/default ---------------------------------------------------------
