@@ -73,12 +73,18 @@ say "base image: $base"
 build() { # dockerfile image
   local start; start=$(date +%s)
   say "building $2 from $1"
-  "${podman[@]}" build --quiet --network host --layers -v "$ca:$ca:ro" \
-    --build-arg "BASE_IMAGE=$base" -f "$1" -t "$2" . >/dev/null
+  local args=(build --quiet --network host --layers -v "$ca:$ca:ro" --build-arg "BASE_IMAGE=$base"
+              -f "$1" .)
+  "${podman[@]}" "${args[@]}" -t "$2" >/dev/null
+  # Tag the build stage too (all its steps are cached by now): it holds the lock-install
+  # layer, and an untagged stage would be dangling, i.e. pruned below.
+  "${podman[@]}" "${args[@]}" --target build -t "${2%:*}-build:${2##*:}" >/dev/null
   say "built $2 in $(( $(date +%s) - start ))s"
 }
 build Dockerfile.app "$app_image"
 build Dockerfile.operator "$operator_image"
+# What earlier builds left untagged: the cache keeps only what the current images are made of.
+"${podman[@]}" image prune --force >/dev/null
 
 # --read-only-tmpfs=false: not even /tmp is writable, so a program that writes anywhere fails
 run=("${podman[@]}" run --rm --read-only --read-only-tmpfs=false "${limits[@]}")

@@ -2,8 +2,9 @@
 runc, a debootstrap stand-in base where no registry is reachable): non-root, read-only root
 filesystem, taskapi serves /health, the operator exits with a clear message without a cluster.
 
-Cold (no podman cache) the script took 131 s here; warm, 8 s: podman's layer cache under
-~/.cache/taskapi-operator/podman is keyed on the lock files and the sources.
+Cold (no podman cache) the script took 131 s here; warm, 18 s: podman's layer cache under
+~/.cache/taskapi-operator/podman is keyed on the lock files and the sources (46-63 s when only
+the sources changed).
 """
 
 from __future__ import annotations
