@@ -14,11 +14,14 @@ RUN python3 -m venv /opt/build \
  && /opt/build/bin/pip install --require-hashes --only-binary=:all: -r /locks/build.lock \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /locks/app.lock
-COPY pyproject.toml README.md /src/
+# README.md only feeds the wheel's long description, which nobody reads in an image: an empty
+# one keeps README edits from invalidating the layers below.
+COPY pyproject.toml /src/
 COPY app /src/app
 COPY operator /src/operator
 # The project itself: no dependencies (all came from the lock), then pip leaves the venv.
-RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels /src \
+RUN touch /src/README.md \
+ && /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels /src \
  && /opt/venv/bin/pip install --no-deps --no-index /wheels/*.whl \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/python -m pip uninstall --yes pip setuptools
