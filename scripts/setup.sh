@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh machine, idempotently:
-# Debian's redis-server, a Python venv with this project, and the Go-built binaries.
+# Debian packages (redis-server, podman, runc, debootstrap, uidmap), a Python venv with this
+# project, and the Go-built binaries (helm included).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf '==> %s\n' "$*"; }
 
-if ! command -v redis-server >/dev/null; then
-  say "installing redis-server (Debian package)"
+# Debian packages: redis-server for the tests and the demo; podman + runc (crun fails on this
+# machine's cgroups), debootstrap (the images' stand-in base) and uidmap for scripts/images.sh.
+apt_packages=()
+command -v redis-server >/dev/null || apt_packages+=(redis-server)
+command -v podman >/dev/null || apt_packages+=(podman)
+command -v runc >/dev/null || apt_packages+=(runc)
+command -v debootstrap >/dev/null || apt_packages+=(debootstrap)
+command -v newuidmap >/dev/null || apt_packages+=(uidmap)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  say "installing Debian packages: ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
   sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq redis-server >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 command -v kubectl >/dev/null || { echo "kubectl is required on PATH" >&2; exit 1; }
 command -v go >/dev/null || { echo "Go is required to build the control-plane binaries" >&2; exit 1; }
@@ -29,5 +38,5 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 
-say "building (or finding cached) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, daprd"
+say "building (or finding cached) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, daprd, helm"
 tools/binaries/build.sh

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import kopf
 import kubernetes
 from kubernetes.client import ApiClient
 from kubernetes.utils import parse_quantity
@@ -107,8 +108,16 @@ def load_api_client(settings: OperatorSettings) -> ApiClient:
         configuration = kubernetes.client.Configuration()
         config.load_incluster_config(client_configuration=configuration)
         return ApiClient(configuration)
-    except config.ConfigException:
-        fallback: ApiClient = config.new_client_from_config()
+    except config.ConfigException as not_in_pod:
+        try:
+            fallback: ApiClient = config.new_client_from_config()
+        except config.ConfigException as no_kubeconfig:
+            # Retrying cannot conjure a cluster: fail the startup handler permanently, so the
+            # process exits with this message instead of retrying forever (scripts/images.sh).
+            raise kopf.PermanentError(
+                f"No Kubernetes cluster to connect to: not in a pod ({not_in_pod}) and no "
+                f"kubeconfig ({no_kubeconfig}); set KUBECONFIG or TASKAPI_OPERATOR_KUBECONFIG"
+            ) from no_kubeconfig
         return fallback
 
 

@@ -1,8 +1,9 @@
 """Finds the real binaries: conventional locations first, else our Go-module build cache.
 
 Order per tool: an explicit variable (``KUBEBUILDER_ASSETS`` for etcd/kube-*, ``DAPRD``,
-``KWOK``), then ``PATH`` (and ``~/.dapr/bin`` for daprd), then ``tools/binaries/build.sh``,
-which builds into ``~/.cache/taskapi-operator/bin`` once and answers from the cache after.
+``KWOK``, ``HELM``), then ``PATH`` (and ``~/.dapr/bin`` for daprd), then
+``tools/binaries/build.sh``, which builds into ``~/.cache/taskapi-operator/bin`` once and
+answers from the cache after.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kube-scheduler": ("kubernetes", ("KUBEBUILDER_ASSETS",)),
     "kwok": ("kwok", ("KWOK",)),
     "daprd": ("dapr", ("DAPRD",)),
+    "helm": ("helm", ("HELM",)),
 }
 
 

@@ -3,7 +3,7 @@
 # wrapper Go modules beside this script, into a cache outside the checkout.
 #
 # Usage: tools/binaries/build.sh [tool ...]
-#        (tools: kubernetes etcd kwok dapr dapr-control-plane; default all)
+#        (tools: kubernetes etcd kwok dapr dapr-control-plane helm; default all)
 # Prints, last, one line per tool: "<tool> <directory holding its binaries>".
 #
 # The cache key is a hash of the wrapper's go.mod/go.sum (+ sources) and the Go version, so
@@ -74,6 +74,22 @@ build_dapr() {
   rm -rf "$out/src"
 }
 
+build_helm() {
+  # The flags helm's own Makefile sets: its version, and the Kubernetes version it renders
+  # .Capabilities with (client-go v0.N -> Kubernetes 1.N), so `helm version` and
+  # `helm template` say what a release build would.
+  local out=$1 v k8s minor
+  v=$(module_version helm helm.sh/helm/v3)
+  k8s=$(module_version helm k8s.io/client-go); minor=${k8s#v0.}; minor=${minor%%.*}
+  local pkg=helm.sh/helm/v3
+  go build -trimpath -o "$out/helm" -ldflags "-s -w \
+      -X $pkg/internal/version.version=$v -X $pkg/internal/version.metadata= \
+      -X $pkg/internal/version.gitTreeState=clean \
+      -X $pkg/pkg/lint/rules.k8sVersionMajor=1 -X $pkg/pkg/lint/rules.k8sVersionMinor=$minor \
+      -X $pkg/pkg/chartutil.k8sVersionMajor=1 -X $pkg/pkg/chartutil.k8sVersionMinor=$minor" \
+    helm.sh/helm/v3/cmd/helm
+}
+
 # Assets: data files from a tool's module, copied beside its binaries (cheap, so they are
 # refreshed even when the binaries come from the cache).
 assets_dapr() { # Dapr's own CRDs (Component, Configuration, ...), for the local cluster
@@ -133,5 +149,5 @@ build_one() {
   echo "$tool $dir"
 }
 
-tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes dapr dapr-control-plane)
+tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes dapr dapr-control-plane helm)
 for t in "${tools[@]}"; do build_one "$t"; done

@@ -48,3 +48,31 @@ def test_images_run_as_non_root_numeric_user() -> None:
         uid = users[-1].split(":")[0]
         assert uid.isdigit(), f"{dockerfile}: USER {uid} is not numeric"
         assert uid != "0", f"{dockerfile} runs as root"
+
+
+LOCKS = {"Dockerfile.app": "app.lock", "Dockerfile.operator": "operator.lock"}
+
+
+@pytest.mark.parametrize(("dockerfile", "lock"), sorted(LOCKS.items()))
+def test_installs_only_its_own_hashed_lock(dockerfile: str, lock: str) -> None:
+    text = (REPO / dockerfile).read_text()
+    installs = re.findall(r"pip install ([^\n\\&]*)", text)
+    from_locks = [i for i in installs if " -r " in f" {i}"]
+    assert from_locks, f"{dockerfile} installs no lock"
+    for step in from_locks:
+        assert "--require-hashes" in step, step
+    locks = set(re.findall(r"/locks/([\w.-]+\.lock)", text))
+    assert locks == {lock, "build.lock"}, locks
+    # the project itself comes without dependencies: everything else is from the lock
+    assert any("--no-deps" in i and "--no-index" in i for i in installs), installs
+
+
+@pytest.mark.parametrize("dockerfile", sorted(DOCKERFILES))
+def test_base_image_is_an_arg_pinned_by_digest(dockerfile: str) -> None:
+    text = (REPO / dockerfile).read_text()
+    match = re.search(r"^ARG BASE_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert match, f"{dockerfile} has no ARG BASE_IMAGE with a default"
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", match.group(1))
+    froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert froms, dockerfile
+    assert all(f == "${BASE_IMAGE}" for f in froms), froms

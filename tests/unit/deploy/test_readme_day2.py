@@ -1,0 +1,65 @@
+"""The README's day-2 sections keep up with the code: a troubleshooting line per Ready reason,
+a pinned version in every helm command, the Go version the wrapper modules need, a LICENSE."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from taskapi_operator import names
+
+REPO = Path(__file__).resolve().parents[3]
+README = (REPO / "README.md").read_text()
+# Reasons documented ahead of the merge that adds them to names.py (OP-CORE's branch). Once
+# names.py has them this set must shrink: the test says so.
+PENDING_REASONS = {"ChildConflict", "OutboxNotConfigured"}
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
+    assert match, f"README has no section '## {title}'"
+    return match.group(1)
+
+
+def test_troubleshooting_has_one_line_per_ready_reason() -> None:
+    rows = re.findall(r"^\| `(\w+)`", section("Troubleshooting by Ready reason"), re.MULTILINE)
+    assert len(rows) == len(set(rows)), rows
+    known = set(names.READY_FALSE_REASONS) | {"Ready"}
+    assert known <= set(rows), f"no troubleshooting line for {known - set(rows)}"
+    assert not PENDING_REASONS & known, f"{PENDING_REASONS & known} are in names.py now"
+    assert set(rows) - known == PENDING_REASONS, set(rows) - known
+
+
+def test_every_helm_command_pins_a_chart_version() -> None:
+    joined = README.replace("\\\n", " ")  # shell line continuations
+    commands = [
+        line for line in joined.splitlines() if re.match(r"^\s*helm (upgrade|install)\b", line)
+    ]
+    assert len(commands) >= 4, commands  # dapr, redis, the operator, its upgrade
+    for line in commands:
+        assert re.search(r"--version \d+\.\d+\.\d+", line), line
+
+
+def test_supported_versions_name_every_component() -> None:
+    table = section("Supported versions")
+    for component in ("Kubernetes", "Dapr", "Argo CD", "Python", "Go"):
+        assert re.search(rf"^\| {re.escape(component)}\b", table, re.MULTILINE), component
+
+
+def test_go_version_is_what_the_wrapper_modules_need() -> None:
+    needed = max(
+        tuple(int(p) for p in m.group(1).split("."))
+        for mod in (REPO / "tools" / "binaries").glob("*/go.mod")
+        if (m := re.search(r"^go (\d+\.\d+(?:\.\d+)?)$", mod.read_text(), re.MULTILINE))
+    )
+    row = re.search(r"^\| Go \(.*$", section("Supported versions"), re.MULTILINE)
+    assert row, "no Go row"
+    assert f"{needed[0]}.{needed[1]} or later" in row.group(0), (needed, row.group(0))
+
+
+def test_license_is_the_apache_license_pyproject_names() -> None:
+    text = (REPO / "LICENSE").read_text()
+    assert text.lstrip().startswith("Apache License")
+    assert "Version 2.0, January 2004" in text
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+    assert 'license = { text = "Apache-2.0" }' in (REPO / "pyproject.toml").read_text()
