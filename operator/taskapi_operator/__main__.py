@@ -10,7 +10,10 @@ from taskapi_operator.settings import OperatorSettings
 
 def main() -> None:
     settings = OperatorSettings()
-    kopf.configure(verbose=False)
+    kopf.configure(
+        verbose=False,
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
+    )
     kopf.run(
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,

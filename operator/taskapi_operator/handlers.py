@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from taskapi_operator import names
+from taskapi_operator import names, replica
 from taskapi_operator.kube import Kube, load_api_client
 from taskapi_operator.reconcile import Key, Reconciler
 from taskapi_operator.settings import OperatorSettings
@@ -47,11 +47,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prefix=names.GROUP, key="last-handled-configuration"
     )
     settings.posting.reporting_component = names.MANAGER
-    settings.peering.standalone = True  # one replica, Recreate strategy: no peering CRDs
+    # No kopf peering (priority-based, not one-active): replica.py elects a leader on a Lease.
+    settings.peering.standalone = True
     kube = Kube(load_api_client(ours), ours.field_manager, ours.request_timeout_seconds)
     reconciler = Reconciler(kube, ours, logger)
     memo["reconciler"] = reconciler
     memo["resync"] = asyncio.create_task(reconciler.resync_forever())
+    memo["replica"] = await replica.start(reconciler, kube, ours, logger)  # OP-HA hook
     RUNNING["reconciler"] = reconciler
     logger.info(
         "Started field_manager=%s probe_port=%d resync=%ss namespaces=%s",
@@ -64,6 +66,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    running: replica.Replica | None = memo.get("replica")
+    if running is not None:
+        await running.stop()  # first: stop leading and release the Lease
     resync: asyncio.Task[None] | None = memo.get("resync")
     if resync is not None:
         resync.cancel()

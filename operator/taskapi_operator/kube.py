@@ -12,7 +12,8 @@ import kubernetes
 from kubernetes.client import ApiClient
 from kubernetes.utils import parse_quantity
 
-from taskapi_operator import names
+from taskapi_operator import metrics, names
+from taskapi_operator.leadership import LeaseConflictError
 from taskapi_operator.settings import OperatorSettings
 
 # (apiVersion, kind) -> plural; every kind the operator reads or writes is namespaced.
@@ -26,6 +27,7 @@ PLURALS: dict[tuple[str, str], str] = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
     (names.DAPR_COMPONENT_API_VERSION, "Component"): "components",
     (names.API_VERSION, names.KIND): names.PLURAL,
+    ("coordination.k8s.io/v1", "Lease"): "leases",  # leader election (leadership.py)
 }
 _QUANTITY_PARENTS = frozenset({"requests", "limits"})
 _QUANTITY = "<quantity>"  # marks a scalar found in a requests/limits map
@@ -149,11 +151,14 @@ class Kube:
             raise KubeError(response.status, message)
         return json.loads(data) if data else None
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        if method == "GET":
+    async def _request(self, method: str, path: str, *, count: bool = True, **kwargs: Any) -> Any:
+        if not count:
+            pass  # the Lease: election traffic, not reconcile I/O
+        elif method == "GET":
             self.counters.reads += 1
         else:
             self.counters.writes += 1
+        metrics.count_api_request(method, path)  # OP-HA hook: API requests by verb
         return await asyncio.to_thread(self._call, method, path, **kwargs)
 
     async def get(
@@ -231,3 +236,37 @@ class Kube:
             "count": 1,
         }
         await self._request("POST", resource_path("v1", "Event", meta["namespace"]), body=event)
+
+    # -- the leader-election Lease (leadership.LeaseApi); OP-HA hook ---------------------------
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        path = resource_path("coordination.k8s.io/v1", "Lease", namespace, name)
+        try:
+            found: dict[str, Any] = await self._request("GET", path, count=False)
+        except KubeError as e:
+            if e.status == 404:
+                return None
+            raise
+        return found
+
+    async def create_lease(self, lease: Mapping[str, Any]) -> dict[str, Any]:
+        path = resource_path("coordination.k8s.io/v1", "Lease", lease["metadata"]["namespace"])
+        return await self._lease_write("POST", path, lease)
+
+    async def replace_lease(self, lease: Mapping[str, Any]) -> dict[str, Any]:
+        meta = lease["metadata"]
+        path = resource_path("coordination.k8s.io/v1", "Lease", meta["namespace"], meta["name"])
+        return await self._lease_write("PUT", path, lease)
+
+    async def _lease_write(
+        self, method: str, path: str, lease: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            written: dict[str, Any] = await self._request(
+                method, path, body=dict(lease), count=False
+            )
+        except KubeError as e:
+            if e.status == 409:
+                raise LeaseConflictError(e.message) from e
+            raise
+        return written

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from taskapi_operator import names
+from taskapi_operator import metrics, names
 from taskapi_operator.builders import build_children
 from taskapi_operator.builders.components import (
     component_names,
@@ -97,6 +98,10 @@ class Reconciler:
         self._bodies: dict[Key, Mapping[str, Any]] = {}
         self._pending: dict[Key, _Pending] = {}
         self.passes = 0
+        # OP-HA hooks: only the leader reconciles (leadership.py flips ``active``), and
+        # liveness watches ``last_progress`` while work is pending (health.py).
+        self.active = True
+        self.last_progress = time.monotonic()
 
     # -- the cache fed by the TaskApi watch --------------------------------------------------
 
@@ -112,12 +117,17 @@ class Reconciler:
     def known(self) -> list[Key]:
         return list(self._bodies)
 
+    def bodies(self) -> list[Mapping[str, Any]]:
+        return list(self._bodies.values())
+
     # -- scheduling: many triggers, one pass at a time per object ----------------------------
 
     def kick(self, key: Key, *, full: bool) -> None:
         """Request a pass; ``full`` also applies children (pod changes only need status)."""
-        if key not in self._bodies:
+        if key not in self._bodies or not self.active:
             return
+        if not self._pending:
+            self.last_progress = time.monotonic()  # idle until now: the clock starts here
         pending = self._pending.setdefault(key, _Pending())
         pending.full = pending.full or full
         if pending.task is None or pending.task.done():
@@ -131,13 +141,18 @@ class Reconciler:
         try:
             while True:
                 full, pending.full, pending.again = pending.full, False, False
+                started = time.monotonic()
                 try:
                     await self.run_once(key, full=full)
                 except KubeError as e:
                     if not _namespace_terminating(e):
+                        metrics.count_error(f"HTTP{e.status}")
                         self._logger.exception("Reconcile failed taskapi=%s/%s", *key)
-                except Exception:
+                except Exception as e:
+                    metrics.count_error(type(e).__name__)
                     self._logger.exception("Reconcile failed taskapi=%s/%s", *key)
+                self.last_progress = time.monotonic()
+                metrics.observe_pass(full, self.last_progress - started)
                 if not pending.again:
                     break
         finally:
@@ -149,6 +164,20 @@ class Reconciler:
             await asyncio.sleep(self.settings.resync_interval_seconds)
             for key in self.known():
                 self.kick(key, full=True)
+
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    async def activate(self) -> None:
+        """Leadership gained: reconcile everything the warm cache knows."""
+        self.active = True
+        for key in self.known():
+            self.kick(key, full=True)
+
+    async def deactivate(self) -> None:
+        """Leadership lost: stop every pass now, write nothing more."""
+        self.active = False
+        await self.stop()
 
     async def stop(self) -> None:
         tasks = [p.task for p in self._pending.values() if p.task is not None]
@@ -222,6 +251,7 @@ class Reconciler:
         probes = await probe_pods(
             self.settings, targets, component_names(taskapi).pubsub, taskapi.spec.pubsub.topic
         )
+        metrics.count_probes(probes)  # OP-HA hook
         return Observed(
             deployment=deployment,
             pods=pods,

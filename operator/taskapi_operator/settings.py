@@ -15,7 +15,9 @@ class OperatorSettings(BaseSettings):
 
     # Namespaces to watch; empty means cluster-wide.
     namespaces: list[str] = Field(default_factory=list)
-    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    # kopf's own probe endpoint (JSON counters, read by tests); off by default: the kubelet
+    # probes /livez and /readyz on the metrics port (health.py).
+    liveness_endpoint: str | None = None
     field_manager: str = "taskapi-operator"
 
     # Sidecar metadata probe: daprd serves /v1.0/metadata on its public port (3501).
@@ -34,3 +36,23 @@ class OperatorSettings(BaseSettings):
     watch_client_timeout_seconds: int = Field(default=330, gt=0)
     # Path to a kubeconfig; unset means in-cluster config, falling back to ~/.kube/config.
     kubeconfig: str | None = None
+
+    # -- high availability, metrics, logs (leadership.py, health.py, metrics.py) -------------
+    # Every replica watches; only the holder of this Lease reconciles. Off: always reconcile.
+    leader_election: bool = True
+    lease_name: str = "taskapi-operator"
+    # deploy/operator sets it to the pod's namespace (downward API).
+    lease_namespace: str = "taskapi-system"
+    # Unique per replica; deploy/operator sets the pod name. Empty: hostname and pid.
+    identity: str = ""
+    # client-go's defaults; a standby takes over at most lease_duration after a leader dies.
+    lease_duration_seconds: float = Field(default=15.0, gt=0)
+    lease_renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    lease_retry_period_seconds: float = Field(default=2.0, gt=0)
+    # /metrics, /livez, /readyz. Port 0 turns the server off.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus and the kubelet scrape the pod IP
+    metrics_port: int = Field(default=8080, ge=0, le=65535)
+    # Liveness fails when work is pending and no pass finished for this long.
+    liveness_stuck_seconds: float = Field(default=300.0, gt=0)
+    # "json": one JSON object per line (kopf's JSON format), for log pipelines.
+    log_format: Literal["text", "json"] = "text"
