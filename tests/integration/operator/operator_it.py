@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,15 @@ class RunningOperator:
     liveness_url: str
     log: Path
     process: subprocess.Popen[bytes]
+    metrics_url: str  # base URL of /metrics, /livez, /readyz
+
+    def get(self, path: str) -> tuple[int, str]:
+        """GET on the operator's metrics/health port: (status, body)."""
+        try:
+            with urllib.request.urlopen(self.metrics_url + path, timeout=5) as resp:  # noqa: S310
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -121,16 +131,21 @@ def running_operator(
     user: str = OPERATOR_USER,
     groups: tuple[str, ...] = ("system:masters",),
     kubeconfig: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningOperator]:
     """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``.
 
     It runs as the client-certificate ``user`` in ``groups``, or with ``kubeconfig`` (e.g. a
     ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given.
+    ``env`` adds or overrides TASKAPI_OPERATOR_* settings.
     """
     cluster.install_crds([CRD])
+    # the leader-election Lease lives in the operator's namespace, as deploy/operator has it
+    cluster.kubectl("create", "namespace", "taskapi-system", check=False)
     if kubeconfig is None:
         kubeconfig = cluster.user_kubeconfig(user, list(groups))
-    probe_port, liveness_port = free_port(), free_port()
+    probe_port, liveness_port, metrics_port = free_port(), free_port(), free_port()
     liveness = f"http://{LOOPBACK}:{liveness_port}/healthz"
     env = {
         **os.environ,
@@ -140,7 +155,10 @@ def running_operator(
         "TASKAPI_OPERATOR_PROBE_TIMEOUT_SECONDS": "1",
         "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS": str(RESYNC_SECONDS),
         "TASKAPI_OPERATOR_REQUEST_TIMEOUT_SECONDS": "15",
+        "TASKAPI_OPERATOR_METRICS_HOST": LOOPBACK,
+        "TASKAPI_OPERATOR_METRICS_PORT": str(metrics_port),
         "NO_PROXY": "*",
+        **(env or {}),
     }
     log = workdir / "operator.log"
     with log.open("wb") as out:
@@ -151,7 +169,9 @@ def running_operator(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = RunningOperator(cluster, user, probe_port, liveness, log, process)
+    running = RunningOperator(
+        cluster, user, probe_port, liveness, log, process, f"http://{LOOPBACK}:{metrics_port}"
+    )
     try:
         wait_for(lambda: live(liveness), 60, "operator liveness endpoint", running)
         yield running

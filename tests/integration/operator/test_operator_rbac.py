@@ -31,6 +31,7 @@ from harness.kube import Cluster, ClusterOptions
 pytestmark = pytest.mark.integration
 NAMESPACE, ACCOUNT = "taskapi-system", "taskapi-operator"
 OPERATOR = f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}"
+LEASES = "leases.coordination.k8s.io"
 SECRET_READER = "taskapi-secret-reader"  # names.SECRET_READER_CLUSTER_ROLE, as a user sees it
 
 
@@ -80,6 +81,13 @@ DENIED = [
     ("create", "serviceaccounts", "--subresource=token", "-n", "shop"),
     ("impersonate", "users"),
     ("delete", "deployments.apps", "-n", "shop"),
+    # leader election: its own Lease in its own namespace, nothing else
+    ("update", f"{LEASES}/someone-else", "-n", NAMESPACE),
+    ("get", f"{LEASES}/someone-else", "-n", NAMESPACE),
+    ("delete", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
+    ("list", LEASES, "-n", NAMESPACE),
+    ("create", LEASES, "-n", "shop"),
+    ("update", f"{LEASES}/taskapi-operator", "-n", "kube-system"),
 ]
 ALLOWED = [
     ("patch", "taskapis.taskapi.io", "--subresource=status", "-n", "shop"),
@@ -90,6 +98,9 @@ ALLOWED = [
     ("bind", f"clusterroles/{SECRET_READER}"),
     ("create", "components.dapr.io", "-n", "shop"),
     ("list", "pods", "--all-namespaces"),
+    ("create", LEASES, "-n", NAMESPACE),
+    ("get", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
+    ("update", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
 ]
 
 
@@ -157,6 +168,9 @@ def test_operator_reconciles_under_its_service_account(
             )
 
         wait_for(done, 60, "children applied and status written", operator)
+        # it leads: it took the leader-election Lease under its own token
+        lease = get_json(cluster, "lease", "taskapi-operator", "-n", NAMESPACE)
+        assert lease["spec"]["holderIdentity"]
         found = get_json(cluster, "taskapi", "taskapi-sample", "-n", "shop")
         assert found["status"]["observedGeneration"] == found["metadata"]["generation"]
         assert condition(found, "Ready")["reason"] == "PodsNotReady"
