@@ -95,6 +95,8 @@ def test_one_leader_standby_writes_nothing_and_takes_over_after_kill_9(
     cluster_only: Cluster, tmp_path: Path
 ) -> None:
     cluster = cluster_only
+    for replica in ("a", "b"):
+        (tmp_path / replica).mkdir()
     with ExitStack() as stack:
         first = stack.enter_context(running_operator(
             cluster, tmp_path / "a", user="operator-a",
