@@ -183,7 +183,7 @@ def _children_collected(cluster: Cluster, namespace: str, operator: RunningOpera
     children = [
         ("deployment", NAME),
         ("service", NAME),
-        ("serviceaccount", NAME),
+        ("serviceaccount", f"{NAME}-taskapi"),
         ("rolebinding", f"{NAME}-secret-reader"),
     ]
     children += [

@@ -79,7 +79,13 @@ DENIED = [
     ("create", "pods", "-n", "shop"),
     ("create", "serviceaccounts", "--subresource=token", "-n", "shop"),
     ("impersonate", "users"),
-    ("delete", "deployments.apps", "-n", "shop"),
+    # delete only on the kinds it creates (prune): not on pods, Secrets, ConfigMaps, roles
+    ("delete", "pods", "-n", "shop"),
+    ("delete", "secrets", "-n", "shop"),
+    ("delete", "configmaps", "-n", "shop"),
+    ("delete", "roles", "-n", "shop"),
+    ("delete", "replicasets.apps", "-n", "shop"),
+    ("deletecollection", "deployments.apps", "-n", "shop"),
 ]
 ALLOWED = [
     ("patch", "taskapis.taskapi.io", "--subresource=status", "-n", "shop"),
@@ -90,6 +96,12 @@ ALLOWED = [
     ("bind", f"clusterroles/{SECRET_READER}"),
     ("create", "components.dapr.io", "-n", "shop"),
     ("list", "pods", "--all-namespaces"),
+    # prune: delete on exactly the kinds of children (names.CHILD_KINDS)
+    ("delete", "deployments.apps", "-n", "shop"),
+    ("delete", "services", "-n", "shop"),
+    ("delete", "serviceaccounts", "-n", "shop"),
+    ("delete", "rolebindings", "-n", "shop"),
+    ("delete", "components.dapr.io", "-n", "shop"),
 ]
 
 
@@ -163,7 +175,7 @@ def test_operator_reconciles_under_its_service_account(
         for kind, name in (
             ("deployment", "taskapi-sample"),
             ("service", "taskapi-sample"),
-            ("serviceaccount", "taskapi-sample"),
+            ("serviceaccount", "taskapi-sample-taskapi"),
             ("components.dapr.io", "taskapi-sample-statestore"),
             ("components.dapr.io", "taskapi-sample-pubsub"),
             ("components.dapr.io", "taskapi-sample-secretstore"),
@@ -177,7 +189,7 @@ def test_operator_reconciles_under_its_service_account(
         }
         assert cluster.kubectl("get", "roles", "-n", "shop", "-o", "name").stdout == ""
         # The pods' account may get Secrets in its own namespace only.
-        pod_account = "--as=system:serviceaccount:shop:taskapi-sample"
+        pod_account = "--as=system:serviceaccount:shop:taskapi-sample-taskapi"
         assert cluster.kubectl(
             "auth", "can-i", "get", "secrets/notification-api-key", "-n", "shop", pod_account,
         ).stdout.strip() == "yes"
