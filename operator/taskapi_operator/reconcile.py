@@ -287,7 +287,7 @@ class Reconciler:
             kind = names.child_kind(manifest["apiVersion"], manifest["kind"])
             name = manifest["metadata"]["name"]
             wanted.add((kind.kind, name))
-            if outcome.conflicts or outcome.apply_error:
+            if outcome.apply_error:
                 continue
             live = self.caches.child(kind, taskapi.namespace, taskapi.name, name)
             try:
@@ -296,6 +296,8 @@ class Reconciler:
                 if live is not None and not controlled_by(live, taskapi.uid):
                     outcome.conflicts.append(conflict(kind, live))
                     continue
+                if outcome.conflicts:
+                    continue  # still looking, to name every conflict; writing nothing more
                 applied = stamped(manifest)
                 if not up_to_date(applied, live):
                     await self.kube.apply(applied)
