@@ -118,14 +118,17 @@ OPERATOR_USER = "taskapi-operator-under-test"
 def running_operator(
     cluster: Cluster,
     workdir: Path,
+    *,
     user: str = OPERATOR_USER,
     groups: tuple[str, ...] = ("system:masters",),
     kubeconfig: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningOperator]:
     """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``.
 
     It runs as the client-certificate ``user`` in ``groups``, or with ``kubeconfig`` (e.g. a
-    ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given.
+    ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given;
+    ``env`` overrides its TASKAPI_OPERATOR_* settings.
     """
     cluster.install_crds([CRD])
     if kubeconfig is None:
@@ -143,6 +146,7 @@ def running_operator(
         "TASKAPI_OPERATOR_SECRET_CHECK_SECONDS": "1",
         "TASKAPI_OPERATOR_PROBE_CONFIRM_SECONDS": "0.5",
         "NO_PROXY": "*",
+        **(env or {}),
     }
     log = workdir / "operator.log"
     with log.open("wb") as out:
