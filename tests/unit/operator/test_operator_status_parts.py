@@ -39,7 +39,7 @@ def pod(name: str, phase: str = "Running", ready: bool = True) -> dict[str, Any]
 
 
 def deployment(
-    ready: int = 2, updated: int = 2, available: int = 2, generation: int = 4, observed: int = 4,
+    *, ready: int = 2, updated: int = 2, available: int = 2, generation: int = 4, observed: int = 4,
     stalled: bool = False,
 ) -> dict[str, Any]:
     conditions = [{"type": "Available", "status": "True" if available else "False",
