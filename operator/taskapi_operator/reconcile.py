@@ -36,6 +36,7 @@ from taskapi_operator.status import (
     live_pods,
     merge_patch,
     probe_targets,
+    ready_lost,
     ready_of,
 )
 
@@ -141,6 +142,7 @@ class Reconciler:
         self._bodies: dict[Key, Mapping[str, Any]] = {}
         self._pending: dict[Key, _Pending] = {}
         self._streaks: dict[Key, tuple[str, int]] = {}
+        self._losing_since: dict[Key, float] = {}
         self._events: dict[tuple[Key, str, str], float] = {}
         self.passes = 0
 
@@ -159,6 +161,7 @@ class Reconciler:
     def forget(self, key: Key) -> None:
         self._bodies.pop(key, None)
         self._streaks.pop(key, None)
+        self._losing_since.pop(key, None)
         self.schedule.remove(key)
 
     def known(self) -> list[Key]:
@@ -269,8 +272,9 @@ class Reconciler:
             heartbeat_seconds=self.settings.status_heartbeat_seconds,
             confirmations=self.settings.probe_confirmations,
         )
-        await self._write_status(key, body, previous, new)
-        self._confirm_later(key, new, observed)
+        if not self._hold(key, previous, new):
+            await self._write_status(key, body, previous, new)
+            self._confirm_later(key, new, observed)
         changed = outcome.applied + [f"deleted {p}" for p in outcome.pruned]
         if changed:
             self._logger.info("Applied children taskapi=%s/%s children=%s", *key, ",".join(changed))
@@ -377,6 +381,21 @@ class Reconciler:
             if not set(names.OUTBOX_METADATA) <= items:
                 outbox.append(ref.name)
         return missing, outbox
+
+    def _hold(self, key: Key, previous: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+        """True while a loss of Ready has not lasted ready_hold_seconds: publish nothing yet
+        and look again when the hold is over."""
+        if not ready_lost(previous, new):
+            self._losing_since.pop(key, None)
+            return False
+        now = time.monotonic()
+        since = self._losing_since.setdefault(key, now)
+        left = self.settings.ready_hold_seconds - (now - since)
+        if left <= 0:
+            self._losing_since.pop(key, None)
+            return False
+        self._later(left + 0.05, key, full=False)
+        return True
 
     def _streak(self, key: Key, state: str) -> int:
         last, count = self._streaks.get(key, ("", 0))

@@ -31,6 +31,9 @@ class OperatorSettings(BaseSettings):
     # How often every TaskApi is re-reconciled and its sidecars probed; each TaskApi's turn
     # is spread over the interval and jittered by this fraction, so they never come at once.
     resync_interval_seconds: float = Field(default=30.0, gt=0)
+    # Ready=True turns False for a self-healing reason (pods or sidecars not ready) only once
+    # that has lasted this long: a blip (a node heartbeat late under load) is not a flap.
+    ready_hold_seconds: float = Field(default=5.0, ge=0)
     resync_jitter: float = Field(default=0.1, ge=0, le=0.5)
     # Transient API errors (409/429/5xx/timeouts) are retried after base * 2^n seconds
     # (jittered, at most max) instead of being reported.

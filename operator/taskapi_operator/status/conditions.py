@@ -71,3 +71,16 @@ def ready_of(status: Mapping[str, Any]) -> tuple[str, str, str]:
         if cond.get("type") == names.COND_READY:
             return (cond.get("status", ""), cond.get("reason", ""), cond.get("message", ""))
     return ("", "", "")
+
+
+def ready_lost(previous: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Ready goes from True to False for a reason that can clear by itself (pods or sidecars
+    not ready): the kind of change that must last before it is published. Lasting failures
+    (ChildConflict, ProgressDeadlineExceeded...) are evidence enough as they are."""
+    before, after = ready_of(previous), ready_of(new)
+    return (
+        before[0] == "True"
+        and after[0] == "False"
+        and after[1] in names.READY_TRANSIENT_REASONS
+        and after[1] != names.REASON_PAUSED
+    )

@@ -145,6 +145,7 @@ def running_operator(
         "TASKAPI_OPERATOR_REQUEST_TIMEOUT_SECONDS": "15",
         "TASKAPI_OPERATOR_SECRET_CHECK_SECONDS": "1",
         "TASKAPI_OPERATOR_PROBE_CONFIRM_SECONDS": "0.5",
+        "TASKAPI_OPERATOR_READY_HOLD_SECONDS": "2",
         "NO_PROXY": "*",
         **(env or {}),
     }

@@ -130,3 +130,18 @@ def test_status_scenarios_match_golden() -> None:
     if os.environ.get("UPDATE_GOLDEN") or not GOLDEN.exists():
         GOLDEN.write_text(rendered)
     assert rendered == GOLDEN.read_text(), f"{GOLDEN} differs; UPDATE_GOLDEN=1 to accept"
+
+
+def test_only_a_transient_loss_of_ready_is_held() -> None:
+    from taskapi_operator.status import ready_lost
+
+    def status(state: str, reason: str) -> dict[str, Any]:
+        return {"conditions": [{"type": "Ready", "status": state, "reason": reason}]}
+
+    ready = status("True", "Ready")
+    assert ready_lost(ready, status("False", "PodsNotReady"))
+    assert ready_lost(ready, status("False", "SidecarNotReady"))
+    assert not ready_lost(ready, status("False", "ProgressDeadlineExceeded"))
+    assert not ready_lost(ready, status("False", "ChildConflict"))
+    assert not ready_lost({}, status("False", "PodsNotReady"))  # first status: at once
+    assert not ready_lost(status("False", "PodsNotReady"), ready)
