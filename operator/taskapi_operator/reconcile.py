@@ -362,6 +362,7 @@ class Reconciler:
             outbox_missing=outbox_missing,
             conflicts=outcome.conflicts,
             probes=probes,
+            probed=bool(probes),
             probe_streak=self._streak(
                 (ns, instance), assess(pubsub, taskapi.spec.pubsub.topic, probes)["state"]
             ),
