@@ -23,6 +23,27 @@ def stuck(pending: int, last_progress: float, now: float, stuck_after: float) ->
     return pending > 0 and now - last_progress > stuck_after
 
 
+class Progress:
+    """When the reconcile loop last moved: a pass finished, or nothing was waiting.
+
+    Fed by the Reconciler's ``on_pass`` seam; an idle queue seen by a probe counts as
+    progress too, so the first pass after a long quiet spell is not mistaken for a stall.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.last = clock()
+
+    def passed(self, *_: object) -> None:
+        self.last = self._clock()
+
+    def stuck(self, pending: int, stuck_after: float) -> bool:
+        now = self._clock()
+        if pending == 0:
+            self.last = now
+        return stuck(pending, self.last, now, stuck_after)
+
+
 def ready(leading: bool, last_round: float, now: float, lease_duration: float) -> bool:
     """Leader, or a standby that read the Lease within one lease duration."""
     return leading or (last_round > 0 and now - last_round < lease_duration)
@@ -33,7 +54,7 @@ class Probes:
     """Callables into the running reconciler and elector (set at startup)."""
 
     pending: Callable[[], int]
-    last_progress: Callable[[], float]
+    progress: Progress
     stuck_after: float
     leading: Callable[[], bool]
     last_round: Callable[[], float]
@@ -51,7 +72,7 @@ def app(probes: Probes) -> web.Application:
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def livez(_: web.Request) -> web.Response:
-        if stuck(probes.pending(), probes.last_progress(), probes.clock(), probes.stuck_after):
+        if probes.progress.stuck(probes.pending(), probes.stuck_after):
             return _text(503, f"reconcile stuck: {probes.pending()} pending, no pass finished "
                               f"for more than {probes.stuck_after:.0f}s")
         return _text(200, "ok")

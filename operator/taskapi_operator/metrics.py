@@ -1,6 +1,7 @@
 """The operator's Prometheus series, in one place: what a platform team alerts and graphs on.
 
-Counters are bumped by small hooks in reconcile.py and kube.py; gauges that describe state
+Counters are fed by the operator's seams (Kube's request observer, the Reconciler's
+``on_pass`` and its Prober); gauges that describe state
 (queue depth, TaskApis by Ready reason, leadership) are computed at scrape time from the
 running reconciler and elector, so they can never drift from what the process holds.
 The default registry also carries the process collector (RSS, CPU seconds): the benchmark
@@ -9,7 +10,6 @@ reads those.
 
 from __future__ import annotations
 
-import re
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,20 +20,26 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from taskapi_operator import names
+from taskapi_operator.probe import Prober
+from taskapi_operator.status.subscription import PodProbe
 
 PREFIX = "taskapi_operator"
 
 RECONCILE_PASSES = Counter(
-    f"{PREFIX}_reconcile_passes", "Reconcile passes run, by kind (full or status).", ["kind"]
+    f"{PREFIX}_reconcile_passes",
+    "Reconcile passes run, by outcome (ok, transient, error, terminating).",
+    ["outcome"],
 )
 RECONCILE_DURATION = Histogram(
     f"{PREFIX}_reconcile_duration_seconds",
     "Duration of one reconcile pass (applies, reads, sidecar probes, status write).",
-    ["kind"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 RECONCILE_ERRORS = Counter(
-    f"{PREFIX}_reconcile_errors", "Failed reconcile passes, by reason.", ["reason"]
+    f"{PREFIX}_reconcile_errors",
+    "Failed reconcile passes, by reason: transient (retried with backoff), error (a bug or "
+    "an answer the operator cannot act on).",
+    ["reason"],
 )
 PROBE_RESULTS = Counter(
     f"{PREFIX}_probe_results",
@@ -42,47 +48,42 @@ PROBE_RESULTS = Counter(
 )
 API_REQUESTS = Counter(
     f"{PREFIX}_api_requests",
-    "Kubernetes API requests the reconciler and the elector made, by verb and resource.",
-    ["verb", "resource"],
+    "Kubernetes API requests of the reconciler and the elector (kopf's watches apart), by "
+    "verb, resource and HTTP status (0: no answer).",
+    ["verb", "resource", "code"],
 )
-
-_PATH = re.compile(
-    r"^/(?:api/v1|apis/[^/]+/[^/]+)(?:/namespaces/[^/]+)?/(?P<plural>[^/]+)(?P<name>/[^/]+)?"
-    r"(?P<sub>/[^/]+)?$"
-)
-_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+# The reconciler reads through the watch caches: its GETs are by name (Secrets, the Lease).
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
-def verb_and_resource(method: str, path: str) -> tuple[str, str]:
-    """Kubernetes' own verb names for a REST call: GET is ``get`` or ``list``."""
-    found = _PATH.match(path.split("?", 1)[0])
-    if found is None:
-        return (method.lower(), "other")
-    resource = found["plural"] + (found["sub"] or "")  # e.g. taskapis/status
-    if method == "GET":
-        return ("get" if found["name"] else "list", resource)
-    return (_VERBS.get(method, method.lower()), resource)
+def count_api_request(method: str, resource: str, status: int) -> None:
+    """kube.Kube's request observer."""
+    API_REQUESTS.labels(_VERBS.get(method, method.lower()), resource, str(status)).inc()
 
 
-def count_api_request(method: str, path: str) -> None:
-    API_REQUESTS.labels(*verb_and_resource(method, path)).inc()
+def observe_pass(_key: object, seconds: float, outcome: str) -> None:
+    """The Reconciler's ``on_pass`` seam."""
+    RECONCILE_PASSES.labels(outcome).inc()
+    RECONCILE_DURATION.observe(seconds)
+    if outcome in ("transient", "error"):
+        RECONCILE_ERRORS.labels(outcome).inc()
 
 
-def observe_pass(full: bool, seconds: float) -> None:
-    kind = "full" if full else "status"
-    RECONCILE_PASSES.labels(kind).inc()
-    RECONCILE_DURATION.labels(kind).observe(seconds)
-
-
-def count_error(reason: str) -> None:
-    RECONCILE_ERRORS.labels(reason).inc()
-
-
-def count_probes(results: Iterable[Any]) -> None:
-    """``results`` are status.PodProbe: ``error`` set, else ``registered`` true or false."""
+def count_probes(results: Iterable[PodProbe]) -> None:
     for probe in results:
         state = "error" if probe.error else "registered" if probe.registered else "unregistered"
         PROBE_RESULTS.labels(state).inc()
+
+
+class CountingProber(Prober):
+    """The operator's Prober, counting each result by state."""
+
+    async def probe(
+        self, pods: Iterable[tuple[str, str]], pubsub: str, topic: str
+    ) -> list[PodProbe]:
+        results = await super().probe(pods, pubsub, topic)
+        count_probes(results)
+        return results
 
 
 def ready_reasons(bodies: Iterable[Mapping[str, Any]]) -> Tally[tuple[str, str]]:

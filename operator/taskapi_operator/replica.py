@@ -53,7 +53,11 @@ async def start(
             renew_deadline=settings.lease_renew_deadline_seconds,
             retry_period=settings.lease_retry_period_seconds,
         )
-        reconciler.active = False  # standby until the Lease is ours
+
+        async def started() -> None:  # reconcile everything the warm caches know
+            for key in reconciler.known():
+                reconciler.kick(key, full=True)
+
         elector = Elector(
             kube,
             namespace=settings.lease_namespace,
@@ -61,17 +65,25 @@ async def start(
             identity=identity(settings),
             timings=timings,
             logger=logger,
-            on_started=reconciler.activate,
-            on_stopped=reconciler.deactivate,
+            on_started=started,
+            on_stopped=reconciler.stop,  # passes in flight end now; the gate holds the rest
         )
     replica = Replica(elector, None, None)
+    reconciler.gate = lambda: replica.leading  # a standby schedules no pass at all
+    progress = health.Progress()
+
+    def on_pass(key: object, seconds: float, outcome: str) -> None:
+        progress.passed()
+        metrics.observe_pass(key, seconds, outcome)
+
+    reconciler.on_pass = on_pass
     metrics.STATE.bodies = reconciler.bodies
-    metrics.STATE.queue_depth = reconciler.pending_count
+    metrics.STATE.queue_depth = reconciler.pending
     metrics.STATE.leading = lambda: replica.leading
     if settings.metrics_port:
         probes = health.Probes(
-            pending=reconciler.pending_count,
-            last_progress=lambda: reconciler.last_progress,
+            pending=reconciler.pending,
+            progress=progress,
             stuck_after=settings.liveness_stuck_seconds,
             leading=lambda: replica.leading,
             last_round=lambda: elector.last_round if elector else 1.0,

@@ -128,17 +128,17 @@ OPERATOR_USER = "taskapi-operator-under-test"
 def running_operator(
     cluster: Cluster,
     workdir: Path,
+    *,
     user: str = OPERATOR_USER,
     groups: tuple[str, ...] = ("system:masters",),
     kubeconfig: Path | None = None,
-    *,
     env: dict[str, str] | None = None,
 ) -> Iterator[RunningOperator]:
     """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``.
 
     It runs as the client-certificate ``user`` in ``groups``, or with ``kubeconfig`` (e.g. a
-    ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given.
-    ``env`` adds or overrides TASKAPI_OPERATOR_* settings.
+    ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given;
+    ``env`` overrides its TASKAPI_OPERATOR_* settings.
     """
     cluster.install_crds([CRD])
     # the leader-election Lease lives in the operator's namespace, as deploy/operator has it
@@ -157,6 +157,9 @@ def running_operator(
         "TASKAPI_OPERATOR_REQUEST_TIMEOUT_SECONDS": "15",
         "TASKAPI_OPERATOR_METRICS_HOST": LOOPBACK,
         "TASKAPI_OPERATOR_METRICS_PORT": str(metrics_port),
+        "TASKAPI_OPERATOR_SECRET_CHECK_SECONDS": "1",
+        "TASKAPI_OPERATOR_PROBE_CONFIRM_SECONDS": "0.5",
+        "TASKAPI_OPERATOR_READY_HOLD_SECONDS": "2",
         "NO_PROXY": "*",
         **(env or {}),
     }

@@ -80,7 +80,6 @@ DENIED = [
     ("create", "pods", "-n", "shop"),
     ("create", "serviceaccounts", "--subresource=token", "-n", "shop"),
     ("impersonate", "users"),
-    ("delete", "deployments.apps", "-n", "shop"),
     # leader election: its own Lease in its own namespace, nothing else
     ("update", f"{LEASES}/someone-else", "-n", NAMESPACE),
     ("get", f"{LEASES}/someone-else", "-n", NAMESPACE),
@@ -88,6 +87,13 @@ DENIED = [
     ("list", LEASES, "-n", NAMESPACE),
     ("create", LEASES, "-n", "shop"),
     ("update", f"{LEASES}/taskapi-operator", "-n", "kube-system"),
+    # delete only on the kinds it creates (prune): not on pods, Secrets, ConfigMaps, roles
+    ("delete", "pods", "-n", "shop"),
+    ("delete", "secrets", "-n", "shop"),
+    ("delete", "configmaps", "-n", "shop"),
+    ("delete", "roles", "-n", "shop"),
+    ("delete", "replicasets.apps", "-n", "shop"),
+    ("deletecollection", "deployments.apps", "-n", "shop"),
 ]
 ALLOWED = [
     ("patch", "taskapis.taskapi.io", "--subresource=status", "-n", "shop"),
@@ -101,6 +107,12 @@ ALLOWED = [
     ("create", LEASES, "-n", NAMESPACE),
     ("get", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
     ("update", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
+    # prune: delete on exactly the kinds of children (names.CHILD_KINDS)
+    ("delete", "deployments.apps", "-n", "shop"),
+    ("delete", "services", "-n", "shop"),
+    ("delete", "serviceaccounts", "-n", "shop"),
+    ("delete", "rolebindings", "-n", "shop"),
+    ("delete", "components.dapr.io", "-n", "shop"),
 ]
 
 
@@ -177,7 +189,7 @@ def test_operator_reconciles_under_its_service_account(
         for kind, name in (
             ("deployment", "taskapi-sample"),
             ("service", "taskapi-sample"),
-            ("serviceaccount", "taskapi-sample"),
+            ("serviceaccount", "taskapi-sample-taskapi"),
             ("components.dapr.io", "taskapi-sample-statestore"),
             ("components.dapr.io", "taskapi-sample-pubsub"),
             ("components.dapr.io", "taskapi-sample-secretstore"),
@@ -191,7 +203,7 @@ def test_operator_reconciles_under_its_service_account(
         }
         assert cluster.kubectl("get", "roles", "-n", "shop", "-o", "name").stdout == ""
         # The pods' account may get Secrets in its own namespace only.
-        pod_account = "--as=system:serviceaccount:shop:taskapi-sample"
+        pod_account = "--as=system:serviceaccount:shop:taskapi-sample-taskapi"
         assert cluster.kubectl(
             "auth", "can-i", "get", "secrets/notification-api-key", "-n", "shop", pod_account,
         ).stdout.strip() == "yes"

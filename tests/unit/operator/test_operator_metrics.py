@@ -4,27 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from taskapi_operator import health
-from taskapi_operator.metrics import ready_reasons, verb_and_resource
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "expected"),
-    [
-        ("GET", "/api/v1/namespaces/ns/pods", ("list", "pods")),
-        ("GET", "/api/v1/namespaces/ns/secrets/redis", ("get", "secrets")),
-        ("GET", "/apis/apps/v1/namespaces/ns/deployments/d", ("get", "deployments")),
-        ("PATCH", "/apis/taskapi.io/v1alpha1/namespaces/ns/taskapis/t/status",
-         ("patch", "taskapis/status")),
-        ("POST", "/api/v1/namespaces/ns/events", ("create", "events")),
-        ("PUT", "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l", ("update", "leases")),
-        ("GET", "/version", ("get", "other")),
-    ],
-)
-def test_verb_and_resource(method: str, path: str, expected: tuple[str, str]) -> None:
-    assert verb_and_resource(method, path) == expected
+from taskapi_operator.metrics import ready_reasons
 
 
 def _taskapi(status: str | None, reason: str = "") -> dict[str, Any]:
@@ -55,3 +36,24 @@ def test_ready_is_leader_or_a_standby_that_sees_the_lease() -> None:
     assert health.ready(leading=False, last_round=90, now=100, lease_duration=15)
     assert not health.ready(leading=False, last_round=80, now=100, lease_duration=15)
     assert not health.ready(leading=False, last_round=0, now=5, lease_duration=15)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_counts_an_idle_queue_as_progress() -> None:
+    clock = Clock()
+    progress = health.Progress(clock)
+    clock.now += 10_000  # a long quiet spell...
+    assert not progress.stuck(pending=0, stuck_after=300)  # ...seen idle by a probe
+    clock.now += 5
+    assert not progress.stuck(pending=1, stuck_after=300)  # new work: not a stall
+    clock.now += 296
+    assert progress.stuck(pending=1, stuck_after=300)  # no pass finished since
+    progress.passed()
+    assert not progress.stuck(pending=1, stuck_after=300)
