@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.error
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -83,11 +84,17 @@ def create_noise(cluster: Cluster, pods: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     ready = 0
     while time.monotonic() < deadline:
-        listing = cluster.request("GET", f"/apis/apps/v1/namespaces/{NOISE_NAMESPACE}/deployments")
+        time.sleep(5)
+        try:
+            listing = cluster.request(
+                "GET", f"/apis/apps/v1/namespaces/{NOISE_NAMESPACE}/deployments?resourceVersion=0"
+            )
+        except OSError as e:
+            say(f"  (listing noise Deployments failed: {e}; retrying)")
+            continue
         ready = sum((d.get("status") or {}).get("readyReplicas", 0) for d in listing["items"])
         if ready >= pods:
             return time.monotonic() - began
-        time.sleep(5)
     raise TimeoutError(f"only {ready}/{pods} noise pods ready after {timeout:.0f}s")
 
 
@@ -105,7 +112,18 @@ def create_taskapis(cluster: Cluster, count: int) -> None:
 
     def create(i: int) -> None:
         body = sample(f"bench-{i:04d}", replicas=1)
-        cluster.request("POST", path, body)
+        for attempt in range(3):  # bounded: a busy apiserver may time a create out
+            try:
+                cluster.request("POST", path, body)
+                return
+            except urllib.error.HTTPError as e:
+                if e.code == 409:
+                    return  # an earlier attempt that timed out did create it
+                raise
+            except OSError:
+                if attempt == 2:
+                    raise
+                time.sleep(2)
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         list(pool.map(create, range(count)))
@@ -123,8 +141,14 @@ def wait_all_ready(cluster: Cluster, count: int, began: float, timeout: float) -
     deadline = began + timeout
     last_report = 0.0
     while time.monotonic() < deadline:
-        items = cluster.request("GET", f"/apis/taskapi.io/v1alpha1/namespaces/{NAMESPACE}/"
-                                       "taskapis")["items"]
+        try:
+            # resourceVersion=0: served from the apiserver's watch cache, not etcd
+            items = cluster.request("GET", f"/apis/taskapi.io/v1alpha1/namespaces/{NAMESPACE}/"
+                                           "taskapis?resourceVersion=0")["items"]
+        except OSError as e:  # an apiserver busy past the client's timeout: ask again
+            say(f"  (listing TaskApis failed: {e}; retrying)")
+            time.sleep(5)
+            continue
         states = [ready_reason(item) for item in items]
         ready = sum(1 for ok, _ in states if ok)
         if ready == count:
@@ -132,14 +156,14 @@ def wait_all_ready(cluster: Cluster, count: int, began: float, timeout: float) -
         if time.monotonic() - last_report >= 15:
             reasons = collections.Counter(reason for ok, reason in states if not ok)
             deployments = cluster.request("GET", f"/apis/apps/v1/namespaces/{NAMESPACE}/"
-                                                 "deployments")["items"]
+                                                 "deployments?resourceVersion=0")["items"]
             available = sum(1 for d in deployments
                             if (d.get("status") or {}).get("readyReplicas", 0) >= 1)
             say(f"  {ready}/{count} Ready after {time.monotonic() - began:.0f}s; "
                 f"Deployments {len(deployments)} ({available} with a ready pod); "
                 f"not Ready: {dict(reasons.most_common(4))}")
             last_report = time.monotonic()
-        time.sleep(3)
+        time.sleep(5)
     return None
 
 
