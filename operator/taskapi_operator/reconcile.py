@@ -138,6 +138,11 @@ class Reconciler:
             settings.retry_max_seconds,
         )
         self.gate: Callable[[], bool] = lambda: True
+        # At most this many passes run at once: 1000 TaskApis applied together must queue here,
+        # not as 1000 concurrent writes in the apiserver (its ClusterIP allocator serializes
+        # Service creates; requests queued there past the client timeout are retried and
+        # leak addresses, and the queue never drains).
+        self._passes = asyncio.Semaphore(settings.max_concurrent_passes)
         self.on_pass: Callable[[Key, float, str], None] | None = None
         self._bodies: dict[Key, Mapping[str, Any]] = {}
         self._pending: dict[Key, _Pending] = {}
@@ -198,7 +203,9 @@ class Reconciler:
                 full, pending.full, pending.again = pending.full, False, False
                 started, outcome = time.monotonic(), "ok"
                 try:
-                    await self.run_once(key, full=full)
+                    async with self._passes:  # OP-HA: bounded concurrency (settings)
+                        started = time.monotonic()
+                        await self.run_once(key, full=full)
                     self.schedule.succeeded(key)
                 except (TransientError, KubeError) as e:
                     outcome = self._failed(key, e)
