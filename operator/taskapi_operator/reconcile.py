@@ -148,6 +148,9 @@ class Reconciler:
         self._pending: dict[Key, _Pending] = {}
         self._streaks: dict[Key, tuple[str, int]] = {}
         self._losing_since: dict[Key, float] = {}
+        # What the last apply of a child returned, until the watch cache has caught up with
+        # it: a pass right after a write must not see the old object and write again.
+        self._written: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self._events: dict[tuple[Key, str, str], float] = {}
         self.passes = 0
 
@@ -168,6 +171,8 @@ class Reconciler:
         self._streaks.pop(key, None)
         self._losing_since.pop(key, None)
         self.schedule.remove(key)
+        for written in [w for w in self._written if w[1] == key[0] and w[2].startswith(key[1])]:
+            del self._written[written]
 
     def known(self) -> list[Key]:
         return list(self._bodies)
@@ -290,8 +295,6 @@ class Reconciler:
         if changed:
             self._logger.info("Applied children taskapi=%s/%s children=%s", *key, ",".join(changed))
             await self._event(body, "Normal", "Applied", ", ".join(changed))
-        for text in outcome.conflicts:
-            await self._event(body, "Warning", names.REASON_CHILD_CONFLICT, text)
 
     async def _apply_children(self, taskapi: TaskApi) -> _Outcome:
         """Apply what differs, in dependency order; stop writing at the first conflict or
@@ -304,7 +307,12 @@ class Reconciler:
             wanted.add((kind.kind, name))
             if outcome.apply_error:
                 continue
-            live = self.caches.child(kind, taskapi.namespace, taskapi.name, name)
+            live = self._fresher(
+                kind.plural,
+                taskapi.namespace,
+                self.caches.child(kind, taskapi.namespace, taskapi.name, name),
+                name,
+            )
             try:
                 if live is None:  # not ours by label: maybe someone else's, maybe absent
                     live = await self.kube.get(kind, taskapi.namespace, name)
@@ -315,7 +323,8 @@ class Reconciler:
                     continue  # still looking, to name every conflict; writing nothing more
                 applied = stamped(manifest)
                 if not up_to_date(applied, live):
-                    await self.kube.apply(applied)
+                    written = await self.kube.apply(applied)
+                    self._written[(kind.plural, taskapi.namespace, name)] = written
                     outcome.applied.append(f"{kind.kind}/{name}")
             except KubeError as e:
                 if e.transient or e.namespace_terminating:
@@ -324,6 +333,20 @@ class Reconciler:
         if not outcome.conflicts and not outcome.apply_error:
             outcome.pruned = await self._prune(taskapi, wanted)
         return outcome
+
+    def _fresher(
+        self, plural: str, namespace: str, cached: Mapping[str, Any] | None, name: str
+    ) -> Mapping[str, Any] | None:
+        """The cached child, or what the operator last wrote if the cache is behind it."""
+        key = (plural, namespace, name)
+        if cached is None:  # deleted, or not seen yet: the GET on a cache miss will tell
+            self._written.pop(key, None)
+            return None
+        written = self._written.get(key)
+        if written is None or _newer_or_same(cached, written):
+            self._written.pop(key, None)  # the cache has caught up with the write
+            return cached
+        return written
 
     async def _prune(self, taskapi: TaskApi, wanted: set[tuple[str, str]]) -> list[str]:
         """Delete children this TaskApi controls that the spec no longer produces."""

@@ -121,6 +121,23 @@ def operator_writes(cluster: Cluster, user: str, namespace: str) -> list[str]:
     return writes
 
 
+def why_written(
+    cluster: Cluster, namespace: str, operator: RunningOperator, writes: list[str]
+) -> str:
+    """What a failed "no writes" assertion needs to show: the writes, what the operator said
+    about them, the Events, and the pods' and node's readiness (a kwok node whose Lease is not
+    renewed goes NotReady and the node controller marks every pod on it Ready=False)."""
+    said = [
+        line
+        for line in operator.log_text().splitlines()
+        if "changed" in line or "Applied" in line or "retry" in line
+    ]
+    events = cluster.kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp").stdout
+    pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "wide").stdout
+    nodes = cluster.kubectl("get", "nodes", "-o", "wide").stdout
+    return "\n".join([f"writes: {writes}", *said[-20:], events, pods, nodes])
+
+
 OPERATOR_USER = "taskapi-operator-under-test"
 
 

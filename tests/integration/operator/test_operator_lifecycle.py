@@ -18,6 +18,7 @@ from operator_it import (
     operator_writes,
     sample,
     wait_for,
+    why_written,
 )
 
 from harness.kube import Cluster
@@ -232,19 +233,6 @@ def test_steady_state_reconcile_writes_nothing(
     time.sleep(11)  # > kopf's 10 s probe cache, > several resync intervals
     assert probe_counters(taskapi_operator)["passes"] > passes_before
     writes = operator_writes(cluster, taskapi_operator.user, namespace)[mark:]
-    assert writes == [], _why_written(cluster, namespace, taskapi_operator, writes)
+    assert writes == [], why_written(cluster, namespace, taskapi_operator, writes)
     assert ready(cluster, namespace)
 
-
-def _why_written(
-    cluster: Cluster, namespace: str, operator: RunningOperator, writes: list[str]
-) -> str:
-    """What a failure needs to show: the writes, what the operator said about them, the
-    Events, and the pods' and the node's readiness (a late kwok node lease marks pods
-    NotReady with ready containers)."""
-    said = [line for line in operator.log_text().splitlines()
-            if "changed" in line or "Applied" in line or "retry" in line]
-    events = cluster.kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp").stdout
-    pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "wide").stdout
-    nodes = cluster.kubectl("get", "nodes", "-o", "wide").stdout
-    return "\n".join([f"writes: {writes}", *said[-20:], events, pods, nodes])

@@ -18,6 +18,7 @@ from operator_it import (
     operator_writes,
     sample,
     wait_for,
+    why_written,
 )
 
 from harness.kube import Cluster
@@ -241,7 +242,9 @@ def test_foreign_env_var_is_left_alone_and_causes_no_writes(
     settled = len(operator_writes(cluster, taskapi_operator.user, namespace))
     time.sleep(3 * RESYNC_SECONDS + 1)
     writes = operator_writes(cluster, taskapi_operator.user, namespace)
-    assert writes[settled:] == []  # three resyncs, 0 writes
+    assert writes[settled:] == [], why_written(  # three resyncs, 0 writes
+        cluster, namespace, taskapi_operator, writes[settled:]
+    )
     assert not [w for w in writes[mark:] if "deployments" in w]  # the child never rewritten
     env = get_json(cluster, "deployment", name, "-n", namespace)["spec"]["template"]["spec"][
         "containers"][0]["env"]
