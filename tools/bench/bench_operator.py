@@ -270,8 +270,12 @@ def report_window(cluster: Cluster, count: int, before: Sample, after: Sample) -
           f"target {TARGETS['requests_per_second_per_taskapi']})")
     for verb, n in by_verb.most_common():
         print(f"      {verb:8s} {n / seconds:8.2f} /s")
+    by_resource = collections.Counter(f"{e['verb']} {resource_of(e)}" for e in requests)
+    print("      by verb and resource: " + ", ".join(
+        f"{what} {n / seconds:.2f}/s" for what, n in by_resource.most_common(6)
+    ))
     print(f"  reconcile passes:           {sum(passes.values()) / seconds:8.2f} /s "
-          f"{ {dict(k).get('kind'): round(v) for k, v in passes.items()} }")
+          f"{ {dict(k).get('outcome'): round(v) for k, v in passes.items()} }")
     print(f"  sidecar probes:             {sum(probes.values()) / seconds:8.2f} /s "
           f"{ {dict(k).get('state'): round(v) for k, v in probes.items()} }")
     print(f"  CPU:                        {after.cpu_seconds - before.cpu_seconds:8.2f} s "
