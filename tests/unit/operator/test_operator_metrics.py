@@ -57,3 +57,50 @@ def test_progress_counts_an_idle_queue_as_progress() -> None:
     assert progress.stuck(pending=1, stuck_after=300)  # no pass finished since
     progress.passed()
     assert not progress.stuck(pending=1, stuck_after=300)
+
+
+async def _get(probes: health.Probes, path: str) -> tuple[int, str]:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    async with TestClient(TestServer(health.app(probes))) as client:
+        resp = await client.get(path)
+        return resp.status, await resp.text()
+
+
+def _probes(clock: Clock, *, pending: int, leading: bool, last_round: float) -> health.Probes:
+    return health.Probes(
+        pending=lambda: pending,
+        progress=health.Progress(clock),
+        stuck_after=300,
+        leading=lambda: leading,
+        last_round=lambda: last_round,
+        lease_duration=15,
+        clock=clock,
+    )
+
+
+async def test_livez_fails_only_when_the_loop_is_stuck() -> None:
+    clock = Clock()
+    probes = _probes(clock, pending=5, leading=True, last_round=clock.now)
+    assert await _get(probes, "/livez") == (200, "ok\n")
+    clock.now += 301
+    status, text = await _get(probes, "/livez")
+    assert status == 503
+    assert "5 pending" in text
+
+
+async def test_readyz_for_leader_standby_and_a_replica_cut_off() -> None:
+    clock = Clock()
+    assert await _get(_probes(clock, pending=0, leading=True, last_round=0), "/readyz") == (
+        200, "leader\n")
+    standby = _probes(clock, pending=0, leading=False, last_round=clock.now - 5)
+    assert await _get(standby, "/readyz") == (200, "standby\n")
+    cut_off = _probes(clock, pending=0, leading=False, last_round=clock.now - 60)
+    assert (await _get(cut_off, "/readyz"))[0] == 503
+
+
+async def test_metrics_endpoint_serves_the_operator_series() -> None:
+    clock = Clock()
+    status, text = await _get(_probes(clock, pending=0, leading=True, last_round=0), "/metrics")
+    assert status == 200
+    assert "taskapi_operator_queue_depth" in text
