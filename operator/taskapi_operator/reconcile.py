@@ -141,12 +141,8 @@ class Reconciler:
         # At most this many passes run at once: 1000 TaskApis applied together must queue here,
         # not as 1000 concurrent writes in the apiserver (its ClusterIP allocator serializes
         # Service creates; requests queued there past the client timeout are retried and
-        # leak addresses, and the queue never drains). Status-only passes (pod readiness) have
-        # their own bound: they are cheap and must not wait behind a queue of full passes.
-        self._passes = {
-            True: asyncio.Semaphore(settings.max_concurrent_passes),
-            False: asyncio.Semaphore(settings.max_concurrent_passes),
-        }
+        # leak addresses, and the queue never drains).
+        self._passes = asyncio.Semaphore(settings.max_concurrent_passes)
         self.on_pass: Callable[[Key, float, str], None] | None = None
         self._bodies: dict[Key, Mapping[str, Any]] = {}
         self._pending: dict[Key, _Pending] = {}
@@ -212,7 +208,7 @@ class Reconciler:
                 full, pending.full, pending.again = pending.full, False, False
                 started, outcome = time.monotonic(), "ok"
                 try:
-                    async with self._passes[full]:  # OP-HA: bounded concurrency (settings)
+                    async with self._passes:  # OP-HA: bounded concurrency (settings)
                         started = time.monotonic()
                         await self.run_once(key, full=full)
                     self.schedule.succeeded(key)

@@ -74,8 +74,7 @@ class OperatorSettings(BaseSettings):
     # /metrics, /livez, /readyz. Port 0 turns the server off.
     metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus and the kubelet scrape the pod IP
     metrics_port: int = Field(default=8080, ge=0, le=65535)
-    # Reconcile passes running at once, over all TaskApis (the rest wait their turn); full
-    # passes and status-only passes each have this bound.
+    # Reconcile passes running at once, over all TaskApis (the rest wait their turn).
     max_concurrent_passes: int = Field(default=16, ge=1)
     # Liveness fails when work is pending and no pass finished for this long.
     liveness_stuck_seconds: float = Field(default=300.0, gt=0)
