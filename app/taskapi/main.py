@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from dapr_sidecar import connected_in_background
-from taskapi import health, problems, routes, subscriber
+from taskapi import health, metrics, problems, routes, subscriber
 from taskapi.dapr_io import DaprIO
 from taskapi.service import TaskService
 from taskapi.settings import Settings, get_settings
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Task API", lifespan=lifespan)
     problems.install(app)
+    metrics.install(app)  # OP-HA: GET /metrics (requests by route/status, Dapr call latency)
     app.include_router(health.router)
     app.include_router(routes.router)
     subscriber.subscribe(app, settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import kopf
 
 from taskapi_operator import handlers  # noqa: F401  (registers the handlers)
@@ -10,7 +12,12 @@ from taskapi_operator.settings import OperatorSettings
 
 def main() -> None:
     settings = OperatorSettings()
-    kopf.configure(verbose=False)
+    if settings.kubeconfig:  # kopf's login reads the kubeconfig named here
+        os.environ["KUBECONFIG"] = settings.kubeconfig
+    kopf.configure(
+        verbose=False,
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL,
+    )
     kopf.run(
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,

@@ -1,4 +1,4 @@
-"""Thin kopf handlers: they only feed the Reconciler; no finalizer, no progress in status.
+"""Thin kopf handlers: they feed the Reconciler and its caches; no finalizer, no progress.
 
 Handlers are ``async``: kopf runs sync handlers in a thread pool, where the Reconciler's
 asyncio tasks cannot be scheduled.
@@ -12,49 +12,49 @@ from typing import Any
 
 import kopf
 
-from taskapi_operator import names
-from taskapi_operator.kube import Kube, load_api_client
+from taskapi_operator import cache, metrics, names, replica
+from taskapi_operator.cache import Caches
+from taskapi_operator.kube import Kube
 from taskapi_operator.reconcile import Key, Reconciler
 from taskapi_operator.settings import OperatorSettings
 
 logger = logging.getLogger("taskapi_operator")
 # The running reconciler: tests read its counters; handlers reach it through memo.
 RUNNING: dict[str, Reconciler] = {}
-
-_MANAGED = {names.LABEL_MANAGED_BY: names.MANAGER}
-# Children whose changes (or deletion) trigger a full pass: drift is undone promptly.
-_CHILD_KINDS = (
-    ("", "v1", "services"),
-    ("", "v1", "serviceaccounts"),
-    ("apps", "v1", "deployments"),
-    ("rbac.authorization.k8s.io", "v1", "rolebindings"),
-    ("dapr.io", "v1alpha1", "components"),
-    # PDB (replicas > 1) and the managed pub/sub's Resiliency
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("dapr.io", "v1alpha1", "resiliencies"),
-)
+# Kinds watched only for objects the operator labelled: filtered by the API server. The
+# Components watch is the exception: referenced Components are the user's and unlabelled.
+_SERVER_FILTERED = tuple(k for k in (*names.CHILD_KINDS, names.PODS) if k.plural != "components")
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     """Tune kopf in one place and start the reconciler with its periodic resync."""
     ours = OperatorSettings()
     settings.networking.request_timeout = ours.request_timeout_seconds
     settings.networking.connect_timeout = min(10.0, ours.request_timeout_seconds)
     settings.watching.server_timeout = ours.watch_server_timeout_seconds
     settings.watching.client_timeout = ours.watch_client_timeout_seconds
-    # Only on.event/probe handlers exist, so kopf keeps no progress; should a state-tracking
-    # handler ever be added, its bookkeeping goes to annotations, never to pruned status.
+    settings.watching.chunk_size = ours.list_chunk_size or None
+    for kind in _SERVER_FILTERED:
+        settings.watching.label_selectors[kind.group, kind.plural] = names.managed_selector()
+    # Only on.event/index/probe handlers exist, so kopf keeps no progress; should a
+    # state-tracking handler be added, its bookkeeping goes to annotations, never to status.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=names.GROUP, key="last-handled-configuration"
     )
     settings.posting.reporting_component = names.MANAGER
-    settings.peering.standalone = True  # one replica, Recreate strategy: no peering CRDs
-    kube = Kube(load_api_client(ours), ours.field_manager, ours.request_timeout_seconds)
-    reconciler = Reconciler(kube, ours, logger)
+    # No kopf peering (priority-based, not one-active): replica.py elects a leader on a Lease.
+    settings.peering.standalone = True
+    indices = {k: v for k, v in kwargs.items() if k.startswith("cached_")}
+    indices[cache.COMPONENTS_BY_NAME] = kwargs[cache.COMPONENTS_BY_NAME]
+    kube = Kube(settings, ours.field_manager, observer=metrics.count_api_request)
+    reconciler = Reconciler(
+        kube, Caches(indices), ours, logger, prober=metrics.CountingProber(ours)
+    )
     memo["reconciler"] = reconciler
     memo["resync"] = asyncio.create_task(reconciler.resync_forever())
+    memo["replica"] = await replica.start(reconciler, kube, ours, logger)  # OP-HA: Lease, /metrics
     RUNNING["reconciler"] = reconciler
     logger.info(
         "Started field_manager=%s probe_port=%d resync=%ss namespaces=%s",
@@ -67,6 +67,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    running: replica.Replica | None = memo.get("replica")
+    if running is not None:
+        await running.stop()  # first: stop leading and release the Lease
     resync: asyncio.Task[None] | None = memo.get("resync")
     if resync is not None:
         resync.cancel()
@@ -78,7 +81,7 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.probe(id="reconciler")
-def liveness(memo: kopf.Memo, **_: Any) -> dict[str, int]:
+def liveness(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
     """The liveness endpoint reports what the reconciler has done (tests read it too)."""
     reconciler: Reconciler = memo["reconciler"]
     counters = reconciler.kube.counters
@@ -87,18 +90,23 @@ def liveness(memo: kopf.Memo, **_: Any) -> dict[str, int]:
         "passes": reconciler.passes,
         "reads": counters.reads,
         "writes": counters.writes,
+        "requests": dict(counters.by_verb),
+        "probes": reconciler.prober.probes,
     }
 
 
 @kopf.on.event(names.GROUP, names.VERSION, names.PLURAL)
 async def taskapi_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Every event of a TaskApi (including the initial listing) schedules a full pass."""
+    """A TaskApi event schedules a full pass, except the echo of the operator's own status
+    write (same spec and metadata), which needs none."""
     reconciler: Reconciler = memo["reconciler"]
     if type == "DELETED":
         # Children go with it through their ownerReferences (garbage collection).
         reconciler.forget((body["metadata"]["namespace"], body["metadata"]["name"]))
         return
-    reconciler.kick(reconciler.remember(dict(body)), full=True)
+    key, full = reconciler.remember(dict(body))
+    if full:
+        reconciler.kick(key, full=True)
 
 
 def _owner_key(body: kopf.Body) -> Key | None:
@@ -114,8 +122,27 @@ async def _on_child(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         memo["reconciler"].kick(key, full=True)
 
 
-for _group, _version, _plural in _CHILD_KINDS:
-    kopf.on.event(_group, _version, _plural, labels=_MANAGED, id=f"child-{_plural}")(_on_child)
+def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
+    return cache.by_instance(body)
+
+
+def _index_by_name(body: kopf.Body, **_: Any) -> Any:
+    return cache.by_name(body)
+
+
+_MANAGED = {names.LABEL_MANAGED_BY: names.MANAGER}
+for _kind in names.CHILD_KINDS:
+    # Changes (or deletion) of a child trigger a full pass: drift is undone promptly.
+    kopf.on.event(
+        _kind.group, _kind.version, _kind.plural, labels=_MANAGED, id=f"child-{_kind.plural}"
+    )(_on_child)
+    kopf.index(_kind.group, _kind.version, _kind.plural, id=cache.index_id(_kind))(
+        _index_by_instance
+    )
+kopf.index(names.PODS.group, names.PODS.version, names.PODS.plural, id=cache.index_id(names.PODS))(
+    _index_by_instance
+)
+kopf.index("dapr.io", "v1alpha1", "components", id=cache.COMPONENTS_BY_NAME)(_index_by_name)
 
 
 @kopf.on.event("", "v1", "pods", labels=_MANAGED)

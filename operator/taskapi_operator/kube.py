@@ -1,67 +1,86 @@
-"""The operator's only Kubernetes I/O: server-side apply of children, reads, status patches."""
+"""The operator's only Kubernetes I/O: apply, delete and read children, patch status, post Events.
+
+Requests go through kopf's own API machinery (``kopf._cogs.clients.api.request``): the same
+aiohttp session, credentials vault (re-login on 401) and timeouts as kopf's watches, async end
+to end. That replaced a blocking ``kubernetes`` client driven through a thread pool, and is
+less code than a second client (lightkube, kr8s) with a second login. The module is internal
+to kopf, so pyproject pins kopf below 1.46; this is the one file that touches it.
+kopf's own retries are switched off (``backoffs=()``): the Reconciler decides what is
+transient and when to retry, and a 403 (which kopf would retry) is an answer here.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp
 import kopf
-import kubernetes
-from kubernetes.client import ApiClient
-from kubernetes.utils import parse_quantity
+from kopf._cogs.clients import api as kopf_api
+from kopf._cogs.clients import errors as kopf_errors
 
 from taskapi_operator import names
-from taskapi_operator.settings import OperatorSettings
+from taskapi_operator.leadership import LeaseConflictError
+from taskapi_operator.names import ChildKind
 
-# (apiVersion, kind) -> plural; every kind the operator reads or writes is namespaced.
-PLURALS: dict[tuple[str, str], str] = {
-    ("v1", "ServiceAccount"): "serviceaccounts",
-    ("v1", "Service"): "services",
-    ("v1", "Pod"): "pods",
-    ("v1", "Secret"): "secrets",
-    ("v1", "Event"): "events",
-    ("apps/v1", "Deployment"): "deployments",
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
-    (names.DAPR_COMPONENT_API_VERSION, "Component"): "components",
-    # children added by OP-SPEC (PDB for replicas > 1, Resiliency of a managed pub/sub)
-    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
-    (names.DAPR_COMPONENT_API_VERSION, names.DAPR_RESILIENCY_KIND): "resiliencies",
-    (names.API_VERSION, names.KIND): names.PLURAL,
-}
-_QUANTITY_PARENTS = frozenset({"requests", "limits"})
-_QUANTITY = "<quantity>"  # marks a scalar found in a requests/limits map
+# HTTP statuses that say "try again" rather than "your request is wrong".
+_TRANSIENT_STATUSES = frozenset({408, 409, 429})
+# kopf logs every failed attempt at ERROR level ("escalating"); the Reconciler reports
+# failures itself (a 403 on a Secret check is an answer, not an error), so kopf's copy is muted.
+_QUIET = logging.getLogger("taskapi_operator.kube.kopf")
+_QUIET.propagate = False
+_QUIET.setLevel(logging.CRITICAL)
+TASKAPIS = ChildKind(names.GROUP, names.VERSION, names.KIND, names.PLURAL)
+SECRETS = ChildKind("", "v1", "Secret", "secrets")
+EVENTS = ChildKind("", "v1", "Event", "events")
+LEASES = ChildKind("coordination.k8s.io", "v1", "Lease", "leases")  # leader election
 
 
 class KubeError(Exception):
-    """A failed API call, carrying the apiserver's own message (it is usually actionable)."""
+    """A failed API call, carrying the apiserver's own message (it is usually actionable).
+
+    ``status`` 0 means no HTTP answer at all (timeout, connection refused or reset).
+    """
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
+        super().__init__(f"HTTP {status}: {message}" if status else message)
         self.status = status
         self.message = message
+
+    @property
+    def transient(self) -> bool:
+        """Conflicts, throttling, server errors and no answer: retry, do not report."""
+        return self.status == 0 or self.status in _TRANSIENT_STATUSES or self.status >= 500
+
+    @property
+    def namespace_terminating(self) -> bool:
+        return self.status == 403 and "being terminated" in self.message
 
 
 @dataclass
 class Counters:
-    """Requests issued, by kind: tests assert a steady state issues no writes."""
+    """Requests issued, by verb: tests and the liveness probe show a steady state writes
+    nothing."""
 
-    reads: int = 0
-    writes: int = 0
+    by_verb: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reads(self) -> int:
+        return self.by_verb.get("GET", 0)
+
+    @property
+    def writes(self) -> int:
+        return sum(n for verb, n in self.by_verb.items() if verb != "GET")
 
 
 def resource_path(
-    api_version: str,
-    kind: str,
-    namespace: str,
-    name: str | None = None,
-    subresource: str | None = None,
+    kind: ChildKind, namespace: str, name: str | None = None, subresource: str | None = None
 ) -> str:
-    plural = PLURALS[(api_version, kind)]
-    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    path = f"{prefix}/namespaces/{namespace}/{plural}"
+    prefix = f"/apis/{kind.api_version}" if kind.group else f"/api/{kind.version}"
+    path = f"{prefix}/namespaces/{namespace}/{kind.plural}"
     if name:
         path += f"/{name}"
     if subresource:
@@ -69,111 +88,68 @@ def resource_path(
     return path
 
 
-def _same_scalar(desired: Any, live: Any, parent: str | None) -> bool:
-    if desired == live:
-        return True
-    if parent == _QUANTITY and isinstance(desired, str | int) and live is not None:
-        # The apiserver canonicalises quantities ("1000m" comes back as "1").
-        try:
-            return bool(parse_quantity(desired) == parse_quantity(live))  # type: ignore[no-untyped-call]
-        except ValueError:
-            return False
-    return False
-
-
-def matches(desired: Any, live: Any, parent: str | None = None) -> bool:
-    """True when every field we set has the same value live (defaults added by others are fine)."""
-    if isinstance(desired, Mapping):
-        if not isinstance(live, Mapping):
-            return False
-        quantities = parent in _QUANTITY_PARENTS
-        return all(
-            matches(v, live.get(k), _QUANTITY if quantities else k) for k, v in desired.items()
-        )
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return False
-        return all(matches(d, lv, parent) for d, lv in zip(desired, live, strict=True))
-    return _same_scalar(desired, live, parent)
-
-
-def load_api_client(settings: OperatorSettings) -> ApiClient:
-    """Admin client from in-cluster config, else the kubeconfig (settings, $KUBECONFIG, ~)."""
-    # The kubernetes package has no annotations on its config loaders.
-    config: Any = kubernetes.config
-    if settings.kubeconfig:
-        client: ApiClient = config.new_client_from_config(config_file=settings.kubeconfig)
-        return client
-    try:
-        configuration = kubernetes.client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
-        return ApiClient(configuration)
-    except config.ConfigException as not_in_pod:
-        try:
-            fallback: ApiClient = config.new_client_from_config()
-        except config.ConfigException as no_kubeconfig:
-            # Retrying cannot conjure a cluster: fail the startup handler permanently, so the
-            # process exits with this message instead of retrying forever (scripts/images.sh).
-            raise kopf.PermanentError(
-                f"No Kubernetes cluster to connect to: not in a pod ({not_in_pod}) and no "
-                f"kubeconfig ({no_kubeconfig}); set KUBECONFIG or TASKAPI_OPERATOR_KUBECONFIG"
-            ) from no_kubeconfig
-        return fallback
+# Called after every request with (verb, kind plural, HTTP status or 0): the metrics hook.
+RequestObserver = Callable[[str, str, int], None]
 
 
 class Kube:
-    """Async facade over the (blocking) Kubernetes client; one field manager for every write."""
+    """One field manager for every write; every request passes through ``_request``."""
 
-    def __init__(self, api: ApiClient, field_manager: str, timeout: float) -> None:
-        self._api = api
+    def __init__(
+        self,
+        settings: kopf.OperatorSettings,
+        field_manager: str,
+        observer: RequestObserver | None = None,
+    ) -> None:
+        self._settings = settings
         self._field_manager = field_manager
-        self._timeout = timeout
+        self._observer = observer
         self.counters = Counters()
 
-    def _call(
+    async def _request(
         self,
         method: str,
+        kind: ChildKind,
         path: str,
-        query: Sequence[tuple[str, str]] = (),
+        *,
+        query: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str | None = None,
+        count: bool = True,
     ) -> Any:
+        if count:  # the Lease's renewals are election traffic, not reconcile I/O (OP-HA)
+            self.counters.by_verb[method] = self.counters.by_verb.get(method, 0) + 1
+        url = f"{path}?{urlencode(dict(query))}" if query else path
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        _, url, headers, body, _ = self._api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=list(query),
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        response = self._api.call_api(
-            method, url, header_params=headers, body=body, _request_timeout=self._timeout
-        )
-        data: bytes = response.read()  # type: ignore[no-untyped-call]
-        if response.status >= 400:
-            try:
-                message = json.loads(data).get("message", "")
-            except ValueError:
-                message = data.decode(errors="replace")[:500]
-            raise KubeError(response.status, message)
-        return json.loads(data) if data else None
+        status = 0
+        try:
+            response = await kopf_api.request(
+                method,
+                url,
+                payload=body,
+                headers=headers,
+                settings=self._settings,
+                backoffs=(),
+                logger=_QUIET,
+            )
+            async with response:
+                status = response.status
+                return await response.json() if response.content_length != 0 else None
+        except kopf_errors.APIError as e:
+            status = e.status
+            raise KubeError(e.status, e.message or str(e) or f"{method} {path}") from e
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise KubeError(0, f"{method} {path}: {type(e).__name__}: {e}".rstrip(": ")) from e
+        finally:
+            if self._observer is not None:
+                self._observer(method, kind.plural, status)
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        if method == "GET":
-            self.counters.reads += 1
-        else:
-            self.counters.writes += 1
-        return await asyncio.to_thread(self._call, method, path, **kwargs)
-
-    async def get(
-        self, api_version: str, kind: str, namespace: str, name: str
-    ) -> dict[str, Any] | None:
+    async def get(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             found: dict[str, Any] = await self._request(
-                "GET", resource_path(api_version, kind, namespace, name)
+                "GET", kind, resource_path(kind, namespace, name)
             )
         except KubeError as e:
             if e.status == 404:
@@ -181,40 +157,49 @@ class Kube:
             raise
         return found
 
-    async def list(
-        self, api_version: str, kind: str, namespace: str, selector: Mapping[str, str]
-    ) -> list[dict[str, Any]]:
-        query = [("labelSelector", names.label_selector(dict(selector)))]
-        found = await self._request("GET", resource_path(api_version, kind, namespace), query=query)
-        items: list[dict[str, Any]] = found.get("items") or []
-        return items
-
-    async def apply(self, manifest: Mapping[str, Any]) -> bool:
-        """Server-side apply unless the live object already matches; True when it wrote."""
+    async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply (create or update) of a manifest this field manager owns."""
+        kind = names.child_kind(manifest["apiVersion"], manifest["kind"])
         meta = manifest["metadata"]
-        api_version, kind = manifest["apiVersion"], manifest["kind"]
-        live = await self.get(api_version, kind, meta["namespace"], meta["name"])
-        if live is not None and matches(manifest, live):
-            return False
-        path = resource_path(api_version, kind, meta["namespace"], meta["name"])
-        query = [("fieldManager", self._field_manager), ("force", "true")]
-        await self._request(
+        applied: dict[str, Any] = await self._request(
             "PATCH",
-            path,
-            query=query,
+            kind,
+            resource_path(kind, meta["namespace"], meta["name"]),
+            query={"fieldManager": self._field_manager, "force": "true"},
             body=dict(manifest),
             content_type="application/apply-patch+yaml",
         )
-        return True
+        return applied
+
+    async def delete(self, kind: ChildKind, namespace: str, name: str, uid: str) -> None:
+        """Delete exactly the object seen (uid precondition): never a same-named newcomer."""
+        options = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"uid": uid},
+            "propagationPolicy": "Background",
+        }
+        try:
+            await self._request("DELETE", kind, resource_path(kind, namespace, name), body=options)
+        except KubeError as e:
+            if e.status != 404:
+                raise
 
     async def patch_status(
         self, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any]:
-        path = resource_path(names.API_VERSION, names.KIND, namespace, name, "status")
         updated: dict[str, Any] = await self._request(
-            "PATCH", path, body={"status": dict(patch)}, content_type="application/merge-patch+json"
+            "PATCH",
+            TASKAPIS,
+            resource_path(TASKAPIS, namespace, name, "status"),
+            body={"status": dict(patch)},
+            content_type="application/merge-patch+json",
         )
         return updated
+
+    async def secret_exists(self, namespace: str, name: str) -> bool:
+        """Raises KubeError 403 where the operator may not read Secrets (the default)."""
+        return await self.get(SECRETS, namespace, name) is not None
 
     async def post_event(
         self, involved: Mapping[str, Any], kind: str, reason: str, message: str, now: str
@@ -242,4 +227,40 @@ class Kube:
             "lastTimestamp": now,
             "count": 1,
         }
-        await self._request("POST", resource_path("v1", "Event", meta["namespace"]), body=event)
+        await self._request("POST", EVENTS, resource_path(EVENTS, meta["namespace"]), body=event)
+
+    # -- the leader-election Lease (leadership.LeaseApi; OP-HA) -------------------------------
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = await self._request(
+                "GET", LEASES, resource_path(LEASES, namespace, name), count=False
+            )
+        except KubeError as e:
+            if e.status == 404:
+                return None
+            raise
+        return found
+
+    async def create_lease(self, lease: Mapping[str, Any]) -> dict[str, Any]:
+        path = resource_path(LEASES, lease["metadata"]["namespace"])
+        return await self._lease_write("POST", path, lease)
+
+    async def replace_lease(self, lease: Mapping[str, Any]) -> dict[str, Any]:
+        meta = lease["metadata"]
+        return await self._lease_write(
+            "PUT", resource_path(LEASES, meta["namespace"], meta["name"]), lease
+        )
+
+    async def _lease_write(
+        self, method: str, path: str, lease: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            written: dict[str, Any] = await self._request(
+                method, LEASES, path, body=dict(lease), count=False
+            )
+        except KubeError as e:
+            if e.status == 409:
+                raise LeaseConflictError(e.message) from e
+            raise
+        return written

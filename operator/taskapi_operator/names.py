@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 # --- the TaskApi resource -------------------------------------------------------------
@@ -36,6 +37,10 @@ ANNOTATION_PAUSED: Final = f"{GROUP}/paused"
 # Pod-template annotation: a change of the rendered components rolls the pods, because
 # daprd loads components only at start (without the HotReload preview feature).
 ANNOTATION_COMPONENTS_HASH: Final = f"{GROUP}/components-hash"
+# On every child: digest of the manifest the operator last applied. A changed spec (also one
+# that only removes a field) changes the digest, so the child is re-applied; fields other
+# managers add (an env var from a policy engine) never do, so they cause no write loop.
+ANNOTATION_APPLIED: Final = f"{GROUP}/applied"
 # Parent metadata that must never reach a child: Argo CD tracks by these.
 ARGOCD_PREFIX: Final = "argocd.argoproj.io/"
 # Pod annotation prefixes that stay the operator's (spec.pod.annotations may not use them).
@@ -134,10 +139,16 @@ REASON_PODS_NOT_READY: Final = "PodsNotReady"
 REASON_PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
 REASON_SUBSCRIPTION_NOT_REGISTERED: Final = "SubscriptionNotRegistered"
 REASON_PAUSED: Final = "Paused"
+# An object with a child's name exists and is not controlled by this TaskApi: left alone.
+REASON_CHILD_CONFLICT: Final = "ChildConflict"
+# A referenced state store lacks the outbox metadata the app's transactions rely on.
+REASON_OUTBOX_NOT_CONFIGURED: Final = "OutboxNotConfigured"
 # A person must act (Argo CD: Degraded).
 READY_FAILURE_REASONS: Final = frozenset(
     {
         REASON_APPLY_FAILED,
+        REASON_CHILD_CONFLICT,
+        REASON_OUTBOX_NOT_CONFIGURED,
         REASON_COMPONENT_NOT_FOUND,
         REASON_SECRET_NOT_FOUND,
         REASON_INVALID_SPEC,
@@ -154,7 +165,49 @@ READY_TRANSIENT_REASONS: Final = frozenset(
 READY_FALSE_REASONS: Final = READY_FAILURE_REASONS | READY_TRANSIENT_REASONS
 
 
+# Dapr's transactional outbox: metadata a state store needs to publish from a transaction.
+OUTBOX_METADATA: Final = ("outboxPublishPubsub", "outboxPublishTopic")
+
+
+# --- the kinds of children: ownership checks, prune, watches, caches and RBAC derive from here
+@dataclass(frozen=True)
+class ChildKind:
+    """One kind of object the operator creates (and so may patch and delete)."""
+
+    group: str  # "" for the core API group
+    version: str
+    kind: str
+    plural: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+CHILD_KINDS: Final = (
+    ChildKind("", "v1", "ServiceAccount", "serviceaccounts"),
+    ChildKind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    ChildKind("dapr.io", "v1alpha1", "Component", "components"),
+    ChildKind("", "v1", "Service", "services"),
+    ChildKind("apps", "v1", "Deployment", "deployments"),
+    ChildKind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),  # replicas > 1
+    ChildKind("dapr.io", "v1alpha1", DAPR_RESILIENCY_KIND, "resiliencies"),  # managed pub/sub
+)
+PODS: Final = ChildKind("", "v1", "Pod", "pods")  # read only: the ReplicaSet's, not ours
+
+
+def child_kind(api_version: str, kind: str) -> ChildKind:
+    for found in CHILD_KINDS:
+        if (found.api_version, found.kind) == (api_version, kind):
+            return found
+    raise KeyError(f"{api_version} {kind} is not a kind of child (names.CHILD_KINDS)")
+
+
 # --- child names: unique per instance so two TaskApis can share a namespace -------------
+# Deployment and Service carry the TaskApi's own name (it is the Service's DNS name); a
+# same-named object that this TaskApi does not control is reported as ChildConflict and left
+# alone. The ServiceAccount gets a suffix, so that an ordinary TaskApi name (e.g. `default`)
+# can never hit a namespace's own accounts, to which the operator would grant Secrets.
 def deployment_name(instance: str) -> str:
     return instance
 
@@ -164,7 +217,7 @@ def service_name(instance: str) -> str:
 
 
 def service_account_name(instance: str) -> str:
-    return instance
+    return f"{instance}-taskapi"
 
 
 def disruption_budget_name(instance: str) -> str:
@@ -202,6 +255,12 @@ def child_labels(instance: str, component: str) -> dict[str, str]:
         LABEL_COMPONENT: component,
         LABEL_MANAGED_BY: MANAGER,
     }
+
+
+def managed_selector() -> str:
+    """Server-side selector of every watch on children and pods: the cluster's other
+    objects never reach the operator."""
+    return f"{LABEL_MANAGED_BY}={MANAGER}"
 
 
 def label_selector(labels: dict[str, str]) -> str:

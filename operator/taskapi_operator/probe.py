@@ -10,7 +10,7 @@ import aiohttp
 
 from taskapi_operator import names
 from taskapi_operator.settings import OperatorSettings
-from taskapi_operator.status import PodProbe
+from taskapi_operator.status.subscription import PodProbe
 
 
 def has_subscription(metadata: Mapping[str, Any], pubsub: str, topic: str) -> bool:
@@ -48,18 +48,52 @@ async def _probe_one(
     return PodProbe(pod, registered=has_subscription(body, pubsub, topic))
 
 
+class Prober:
+    """One HTTP session for every probe of every TaskApi, at most ``probe_concurrency`` in
+    flight: the cost of a resync grows with the pods, not with sessions or sockets."""
+
+    def __init__(self, settings: OperatorSettings) -> None:
+        self._settings = settings
+        self._limit = asyncio.Semaphore(settings.probe_concurrency)
+        self._session: aiohttp.ClientSession | None = None
+        self.probes = 0
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(total=self._settings.probe_timeout_seconds)
+            # trust_env=False: never route a pod probe through a proxy from the environment.
+            connector = aiohttp.TCPConnector(limit=self._settings.probe_concurrency)
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, trust_env=False, connector=connector
+            )
+        return self._session
+
+    async def _one(self, pod: str, pod_ip: str, pubsub: str, topic: str) -> PodProbe:
+        async with self._limit:
+            self.probes += 1
+            return await _probe_one(
+                self._open(), self._settings, pod=pod, pod_ip=pod_ip, pubsub=pubsub, topic=topic
+            )
+
+    async def probe(
+        self, pods: Iterable[tuple[str, str]], pubsub: str, topic: str
+    ) -> list[PodProbe]:
+        """Probe ``(pod name, pod IP)`` pairs; failures become PodProbe errors."""
+        calls = [self._one(name, ip, pubsub, topic) for name, ip in pods]
+        return list(await asyncio.gather(*calls)) if calls else []
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
 async def probe_pods(
     settings: OperatorSettings, pods: Iterable[tuple[str, str]], pubsub: str, topic: str
 ) -> list[PodProbe]:
-    """Probe ``(pod name, pod IP)`` pairs concurrently; failures become PodProbe errors."""
-    targets = list(pods)
-    if not targets:
-        return []
-    timeout = aiohttp.ClientTimeout(total=settings.probe_timeout_seconds)
-    # trust_env=False: never route a pod probe through a proxy from the environment.
-    async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
-        calls = [
-            _probe_one(session, settings, pod=name, pod_ip=ip, pubsub=pubsub, topic=topic)
-            for name, ip in targets
-        ]
-        return list(await asyncio.gather(*calls))
+    """One-off probes with their own session (tests; the operator keeps one Prober)."""
+    prober = Prober(settings)
+    try:
+        return await prober.probe(pods, pubsub, topic)
+    finally:
+        await prober.close()

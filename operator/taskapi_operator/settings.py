@@ -15,15 +15,39 @@ class OperatorSettings(BaseSettings):
 
     # Namespaces to watch; empty means cluster-wide.
     namespaces: list[str] = Field(default_factory=list)
-    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    # kopf's own probe endpoint (JSON counters, read by tests); off by default: the kubelet
+    # probes /livez and /readyz on the metrics port (health.py).
+    liveness_endpoint: str | None = None
     field_manager: str = "taskapi-operator"
 
     # Sidecar metadata probe: daprd serves /v1.0/metadata on its public port (3501).
     probe_port: int = Field(default=3501, ge=1, le=65535)
     probe_scheme: Literal["http", "https"] = "http"
     probe_timeout_seconds: float = Field(default=2.0, gt=0)
-    # How often every TaskApi is re-reconciled and its sidecars probed.
+    # Probes in flight at once, over all TaskApis (one HTTP session).
+    probe_concurrency: int = Field(default=32, ge=1)
+    # The published subscription state changes only after this many consecutive passes
+    # agree; a pending change is re-probed after probe_confirm_seconds, not a whole resync.
+    probe_confirmations: int = Field(default=2, ge=1)
+    probe_confirm_seconds: float = Field(default=5.0, gt=0)
+    # How often every TaskApi is re-reconciled and its sidecars probed; each TaskApi's turn
+    # is spread over the interval and jittered by this fraction, so they never come at once.
     resync_interval_seconds: float = Field(default=30.0, gt=0)
+    # Ready=True turns False for a self-healing reason (pods or sidecars not ready) only once
+    # that has lasted this long: a blip (a node heartbeat late under load) is not a flap.
+    ready_hold_seconds: float = Field(default=5.0, ge=0)
+    resync_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    # Transient API errors (409/429/5xx/timeouts) are retried after base * 2^n seconds
+    # (jittered, at most max) instead of being reported.
+    retry_base_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    # The same Event (reason and message) about one TaskApi is posted at most this often.
+    event_repeat_seconds: float = Field(default=600.0, ge=0)
+    # Whether referenced Secrets exist (and whether the operator may read them at all) is
+    # re-checked this often per namespace, not on every pass.
+    secret_check_seconds: float = Field(default=60.0, ge=0)
+    # Page size of the watches' initial lists (0: one list).
+    list_chunk_size: int = Field(default=500, ge=0)
     # lastProbeTime is rewritten at most this often when nothing else changed, so a
     # steady state costs one status write per interval instead of one per probe.
     status_heartbeat_seconds: float = Field(default=300.0, ge=0)
@@ -34,3 +58,25 @@ class OperatorSettings(BaseSettings):
     watch_client_timeout_seconds: int = Field(default=330, gt=0)
     # Path to a kubeconfig; unset means in-cluster config, falling back to ~/.kube/config.
     kubeconfig: str | None = None
+
+    # -- high availability, metrics, logs (leadership.py, health.py, metrics.py) -------------
+    # Every replica watches; only the holder of this Lease reconciles. Off: always reconcile.
+    leader_election: bool = True
+    lease_name: str = "taskapi-operator"
+    # deploy/operator sets it to the pod's namespace (downward API).
+    lease_namespace: str = "taskapi-system"
+    # Unique per replica; deploy/operator sets the pod name. Empty: hostname and pid.
+    identity: str = ""
+    # client-go's defaults; a standby takes over at most lease_duration after a leader dies.
+    lease_duration_seconds: float = Field(default=15.0, gt=0)
+    lease_renew_deadline_seconds: float = Field(default=10.0, gt=0)
+    lease_retry_period_seconds: float = Field(default=2.0, gt=0)
+    # /metrics, /livez, /readyz. Port 0 turns the server off.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - Prometheus and the kubelet scrape the pod IP
+    metrics_port: int = Field(default=8080, ge=0, le=65535)
+    # Reconcile passes running at once, over all TaskApis (the rest wait their turn).
+    max_concurrent_passes: int = Field(default=16, ge=1)
+    # Liveness fails when work is pending and no pass finished for this long.
+    liveness_stuck_seconds: float = Field(default=300.0, gt=0)
+    # "json": one JSON object per line (kopf's JSON format), for log pipelines.
+    log_format: Literal["text", "json"] = "text"

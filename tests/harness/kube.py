@@ -36,12 +36,41 @@ POD_CIDR_OCTETS = range(16, 251)
 SERVICE_CIDR = "127.2.0.0/16"
 _CIDR_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "taskapi-harness-pod-cidrs"
 FAKE_NODE = "kwok-node-0"
+# Stage files of our own, besides kwok's (tools/binaries/kwok/stages: readiness true to the
+# containers after the node-lifecycle controller marked pods NotReady).
+OWN_KWOK_STAGES = Path(__file__).resolve().parents[2] / "tools" / "binaries" / "kwok" / "stages"
+
+# Settings that hold scale (thousands of pods on one fake node, on 2 loaded cores):
+# - controller-manager and scheduler default to 20 (50) API requests/s: with N Deployments
+#   applied at once that, not the operator, would set the pace; raised well above need.
+# - the node-lifecycle controller marks the node NotReady (and every pod on it Ready=False)
+#   when the node Lease is not renewed within its grace period; kwok renews it every ~10 s,
+#   but a load spike can starve it. 120 s tolerates that; nothing here dies silently.
+# - kwok plays 4 pod stages in parallel by default: too few for a burst of thousands of pods.
+CLIENT_QPS, CLIENT_BURST = 400, 800
+NODE_MONITOR_GRACE = "120s"
+CONTROLLER_SYNCS = 20
+_KWOK_CONFIG = """\
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:  # kwok applies no defaults to a file's options: every one it needs is spelled out
+  podPlayStageParallelism: 16
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  nodeLeaseDurationSeconds: 40
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
+  enableDebuggingHandlers: true
+  enableProfilingHandler: false
+  enableContentionProfiling: false
+"""
 
 _AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: ["RequestReceived"]
-rules:
+rules:{every_request_of}
   - level: Metadata
     verbs: ["create", "update", "patch", "delete", "deletecollection"]
   - level: None
@@ -62,6 +91,9 @@ class ClusterOptions:
     # "default" (and its token volume) before mutating webhooks see them. Dapr's injector
     # needs it: the token volume it adds is invalid in a pod without a ServiceAccount.
     service_account_admission: bool = False
+    # Users whose every request (reads and watches too) is audited, not only their writes:
+    # the operator benchmark counts the operator's API requests by verb this way.
+    audit_all_requests_of: tuple[str, ...] = ()
 
 
 class Cluster:
@@ -291,7 +323,9 @@ class Cluster:
             args.append("--enable-aggregator-routing=true")
         if self.audit_log is not None:
             policy = self.workdir / "audit-policy.yaml"
-            policy.write_text(_AUDIT_POLICY)
+            users = self.options.audit_all_requests_of
+            every = f"\n  - level: Metadata\n    users: {json.dumps(list(users))}" if users else ""
+            policy.write_text(_AUDIT_POLICY.format(every_request_of=every))
             args += [
                 f"--audit-policy-file={policy}",
                 f"--audit-log-path={self.audit_log}",
@@ -340,14 +374,26 @@ class Cluster:
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--use-service-account-credentials=false",
             "--concurrent-gc-syncs=5",
+            f"--kube-api-qps={CLIENT_QPS}",
+            f"--kube-api-burst={CLIENT_BURST}",
+            f"--node-monitor-grace-period={NODE_MONITOR_GRACE}",
+            f"--concurrent-deployment-syncs={CONTROLLER_SYNCS}",
+            f"--concurrent-replicaset-syncs={CONTROLLER_SYNCS}",
+            f"--concurrent-service-endpoint-syncs={CONTROLLER_SYNCS}",
         )
 
     def _start_scheduler(self) -> None:
-        self._start_controller("kube-scheduler")
+        # deprecated flags, still honoured without a --config file
+        self._start_controller(
+            "kube-scheduler", f"--kube-api-qps={CLIENT_QPS}", f"--kube-api-burst={CLIENT_BURST}"
+        )
 
     def _start_kwok(self) -> None:
         kc = self._component_kubeconfig("kwok")
-        stages = ",".join(str(p) for p in binaries.kwok_stages())
+        config = self.workdir / "kwok.yaml"
+        config.write_text(_KWOK_CONFIG)
+        files = [config, *binaries.kwok_stages(), *sorted(OWN_KWOK_STAGES.glob("*.yaml"))]
+        stages = ",".join(str(p) for p in files)
         proc = self._spawn("kwok", [
             str(binaries.find("kwok")),
             f"--kubeconfig={kc}",

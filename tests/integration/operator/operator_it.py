@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,15 @@ class RunningOperator:
     liveness_url: str
     log: Path
     process: subprocess.Popen[bytes]
+    metrics_url: str  # base URL of /metrics, /livez, /readyz
+
+    def get(self, path: str) -> tuple[int, str]:
+        """GET on the operator's metrics/health port: (status, body)."""
+        try:
+            with urllib.request.urlopen(self.metrics_url + path, timeout=5) as resp:  # noqa: S310
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -111,6 +121,23 @@ def operator_writes(cluster: Cluster, user: str, namespace: str) -> list[str]:
     return writes
 
 
+def why_written(
+    cluster: Cluster, namespace: str, operator: RunningOperator, writes: list[str]
+) -> str:
+    """What a failed "no writes" assertion needs to show: the writes, what the operator said
+    about them, the Events, and the pods' and node's readiness (a kwok node whose Lease is not
+    renewed goes NotReady and the node controller marks every pod on it Ready=False)."""
+    said = [
+        line
+        for line in operator.log_text().splitlines()
+        if "changed" in line or "Applied" in line or "retry" in line
+    ]
+    events = cluster.kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp").stdout
+    pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "wide").stdout
+    nodes = cluster.kubectl("get", "nodes", "-o", "wide").stdout
+    return "\n".join([f"writes: {writes}", *said[-20:], events, pods, nodes])
+
+
 OPERATOR_USER = "taskapi-operator-under-test"
 
 
@@ -118,19 +145,24 @@ OPERATOR_USER = "taskapi-operator-under-test"
 def running_operator(
     cluster: Cluster,
     workdir: Path,
+    *,
     user: str = OPERATOR_USER,
     groups: tuple[str, ...] = ("system:masters",),
     kubeconfig: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningOperator]:
     """``python -m taskapi_operator``, as the image runs it, pointed at ``cluster``.
 
     It runs as the client-certificate ``user`` in ``groups``, or with ``kubeconfig`` (e.g. a
-    ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given.
+    ServiceAccount token from ``Cluster.serviceaccount_kubeconfig``) when one is given;
+    ``env`` overrides its TASKAPI_OPERATOR_* settings.
     """
     cluster.install_crds([CRD])
+    # the leader-election Lease lives in the operator's namespace, as deploy/operator has it
+    cluster.kubectl("create", "namespace", "taskapi-system", check=False)
     if kubeconfig is None:
         kubeconfig = cluster.user_kubeconfig(user, list(groups))
-    probe_port, liveness_port = free_port(), free_port()
+    probe_port, liveness_port, metrics_port = free_port(), free_port(), free_port()
     liveness = f"http://{LOOPBACK}:{liveness_port}/healthz"
     env = {
         **os.environ,
@@ -140,7 +172,13 @@ def running_operator(
         "TASKAPI_OPERATOR_PROBE_TIMEOUT_SECONDS": "1",
         "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS": str(RESYNC_SECONDS),
         "TASKAPI_OPERATOR_REQUEST_TIMEOUT_SECONDS": "15",
+        "TASKAPI_OPERATOR_METRICS_HOST": LOOPBACK,
+        "TASKAPI_OPERATOR_METRICS_PORT": str(metrics_port),
+        "TASKAPI_OPERATOR_SECRET_CHECK_SECONDS": "1",
+        "TASKAPI_OPERATOR_PROBE_CONFIRM_SECONDS": "0.5",
+        "TASKAPI_OPERATOR_READY_HOLD_SECONDS": "2",
         "NO_PROXY": "*",
+        **(env or {}),
     }
     log = workdir / "operator.log"
     with log.open("wb") as out:
@@ -151,7 +189,9 @@ def running_operator(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = RunningOperator(cluster, user, probe_port, liveness, log, process)
+    running = RunningOperator(
+        cluster, user, probe_port, liveness, log, process, f"http://{LOOPBACK}:{metrics_port}"
+    )
     try:
         wait_for(lambda: live(liveness), 60, "operator liveness endpoint", running)
         yield running

@@ -42,8 +42,8 @@ def test_sample_creates_children_with_ownership_labels_annotations_and_env(
             cluster, "deployment", "taskapi-sample", "-n", namespace, "--show-managed-fields"
         ),
         "service/taskapi-sample": get_json(cluster, "service", "taskapi-sample", "-n", namespace),
-        "serviceaccount/taskapi-sample": get_json(
-            cluster, "serviceaccount", "taskapi-sample", "-n", namespace
+        "serviceaccount/taskapi-sample-taskapi": get_json(
+            cluster, "serviceaccount", "taskapi-sample-taskapi", "-n", namespace
         ),
         "rolebinding/taskapi-sample-secret-reader": get_json(
             cluster, "rolebinding", "taskapi-sample-secret-reader", "-n", namespace

@@ -18,6 +18,7 @@ from operator_it import (
     operator_writes,
     sample,
     wait_for,
+    why_written,
 )
 
 from harness.kube import Cluster
@@ -183,7 +184,7 @@ def _children_collected(cluster: Cluster, namespace: str, operator: RunningOpera
     children = [
         ("deployment", NAME),
         ("service", NAME),
-        ("serviceaccount", NAME),
+        ("serviceaccount", f"{NAME}-taskapi"),
         ("rolebinding", f"{NAME}-secret-reader"),
     ]
     children += [
@@ -231,5 +232,7 @@ def test_steady_state_reconcile_writes_nothing(
     cluster.kubectl("annotate", "taskapi", NAME, "-n", namespace, "example.com/poke=1")
     time.sleep(11)  # > kopf's 10 s probe cache, > several resync intervals
     assert probe_counters(taskapi_operator)["passes"] > passes_before
-    assert operator_writes(cluster, taskapi_operator.user, namespace)[mark:] == []
+    writes = operator_writes(cluster, taskapi_operator.user, namespace)[mark:]
+    assert writes == [], why_written(cluster, namespace, taskapi_operator, writes)
     assert ready(cluster, namespace)
+

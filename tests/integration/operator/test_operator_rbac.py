@@ -7,6 +7,7 @@ Its own cluster (etcd + kube-apiserver only) with deploy/operator applied by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from harness.kube import Cluster, ClusterOptions
 pytestmark = pytest.mark.integration
 NAMESPACE, ACCOUNT = "taskapi-system", "taskapi-operator"
 OPERATOR = f"system:serviceaccount:{NAMESPACE}:{ACCOUNT}"
+LEASES = "leases.coordination.k8s.io"
 SECRET_READER = "taskapi-secret-reader"  # names.SECRET_READER_CLUSTER_ROLE, as a user sees it
 
 
@@ -79,7 +81,20 @@ DENIED = [
     ("create", "pods", "-n", "shop"),
     ("create", "serviceaccounts", "--subresource=token", "-n", "shop"),
     ("impersonate", "users"),
-    ("delete", "deployments.apps", "-n", "shop"),
+    # leader election: its own Lease in its own namespace, nothing else
+    ("update", f"{LEASES}/someone-else", "-n", NAMESPACE),
+    ("get", f"{LEASES}/someone-else", "-n", NAMESPACE),
+    ("delete", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
+    ("list", LEASES, "-n", NAMESPACE),
+    ("create", LEASES, "-n", "shop"),
+    ("update", f"{LEASES}/taskapi-operator", "-n", "kube-system"),
+    # delete only on the kinds it creates (prune): not on pods, Secrets, ConfigMaps, roles
+    ("delete", "pods", "-n", "shop"),
+    ("delete", "secrets", "-n", "shop"),
+    ("delete", "configmaps", "-n", "shop"),
+    ("delete", "roles", "-n", "shop"),
+    ("delete", "replicasets.apps", "-n", "shop"),
+    ("deletecollection", "deployments.apps", "-n", "shop"),
 ]
 ALLOWED = [
     ("patch", "taskapis.taskapi.io", "--subresource=status", "-n", "shop"),
@@ -90,9 +105,20 @@ ALLOWED = [
     ("bind", f"clusterroles/{SECRET_READER}"),
     ("create", "components.dapr.io", "-n", "shop"),
     ("list", "pods", "--all-namespaces"),
-    # OP-SPEC's children: the managed pub/sub's Resiliency, the PDB of replicas > 1
+    # the managed pub/sub's Resiliency, the PDB of replicas > 1
     ("create", "resiliencies.dapr.io", "-n", "shop"),
     ("patch", "poddisruptionbudgets.policy", "-n", "shop"),
+    ("create", LEASES, "-n", NAMESPACE),
+    ("get", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
+    ("update", f"{LEASES}/taskapi-operator", "-n", NAMESPACE),
+    # prune: delete on exactly the kinds of children (names.CHILD_KINDS)
+    ("delete", "deployments.apps", "-n", "shop"),
+    ("delete", "services", "-n", "shop"),
+    ("delete", "serviceaccounts", "-n", "shop"),
+    ("delete", "rolebindings", "-n", "shop"),
+    ("delete", "components.dapr.io", "-n", "shop"),
+    ("delete", "resiliencies.dapr.io", "-n", "shop"),
+    ("delete", "poddisruptionbudgets.policy", "-n", "shop"),
 ]
 
 
@@ -160,13 +186,16 @@ def test_operator_reconciles_under_its_service_account(
             )
 
         wait_for(done, 60, "children applied and status written", operator)
+        # it leads: it took the leader-election Lease under its own token
+        lease = get_json(cluster, "lease", "taskapi-operator", "-n", NAMESPACE)
+        assert lease["spec"]["holderIdentity"]
         found = get_json(cluster, "taskapi", "taskapi-sample", "-n", "shop")
         assert found["status"]["observedGeneration"] == found["metadata"]["generation"]
         assert condition(found, "Ready")["reason"] == "PodsNotReady"
         for kind, name in (
             ("deployment", "taskapi-sample"),
             ("service", "taskapi-sample"),
-            ("serviceaccount", "taskapi-sample"),
+            ("serviceaccount", "taskapi-sample-taskapi"),
             ("components.dapr.io", "taskapi-sample-statestore"),
             ("components.dapr.io", "taskapi-sample-pubsub"),
             ("components.dapr.io", "taskapi-sample-secretstore"),
@@ -182,7 +211,7 @@ def test_operator_reconciles_under_its_service_account(
         }
         assert cluster.kubectl("get", "roles", "-n", "shop", "-o", "name").stdout == ""
         # The pods' account may get Secrets in its own namespace only.
-        pod_account = "--as=system:serviceaccount:shop:taskapi-sample"
+        pod_account = "--as=system:serviceaccount:shop:taskapi-sample-taskapi"
         assert cluster.kubectl(
             "auth", "can-i", "get", "secrets/notification-api-key", "-n", "shop", pod_account,
         ).stdout.strip() == "yes"
@@ -201,6 +230,7 @@ def test_operator_reconciles_under_its_service_account(
         create_secrets(cluster, "shop")
         wait_for(_ready_reason(cluster, "PodsNotReady"), 30, "secrets found", operator)
         log = operator.log_text()
-    assert "403" not in log
+    # a status code, not a port number such as 127.0.0.1:40359
+    assert not re.search(r"\b403\b", log)
     assert "forbidden" not in log.lower()
     assert "Traceback" not in log

@@ -4,6 +4,7 @@ and the reasons shown when Dapr, a Secret or a referenced component is missing."
 from __future__ import annotations
 
 import json
+import urllib.request
 from typing import Any
 
 import pytest
@@ -184,3 +185,82 @@ def test_referenced_component_missing_is_named(
     # No component is created for a reference.
     names = get_json(cluster, "components.dapr.io", "-n", namespace)["items"]
     assert "refs-statestore" not in {c["metadata"]["name"] for c in names}
+
+
+def _ready_true(cluster: Cluster, namespace: str, name: str) -> Any:
+    def check() -> dict[str, Any] | None:
+        found = taskapi(cluster, namespace, name)
+        return found if condition(found, "Ready").get("status") == "True" else None
+
+    return check
+
+
+def test_stuck_new_replicaset_is_progress_deadline_exceeded_while_old_pods_serve(
+    dapr_namespace: str, dapr_taskapi_operator: RunningOperator
+) -> None:
+    cluster, namespace = dapr_taskapi_operator.cluster, dapr_namespace
+    operator = dapr_taskapi_operator
+    name = "stuck"
+    create_secrets(cluster, namespace)
+    apply(cluster, namespace, sample(name))
+    wait_for(_ready_true(cluster, namespace, name), 90, "Ready=True", operator)
+    # Another manager makes the next pods unschedulable and shortens the deadline: the new
+    # ReplicaSet never becomes ready while the old pods keep serving (readyReplicas 2).
+    patch = {"spec": {"progressDeadlineSeconds": 2, "template": {"spec": {
+        "nodeSelector": {"taskapi.io/test-nowhere": "true"}}}}}
+    cluster.kubectl("patch", "deployment", name, "-n", namespace, "--type=strategic",
+                    "--field-manager=someone-else", "-p", json.dumps(patch))
+
+    def stuck() -> dict[str, Any] | None:
+        found = taskapi(cluster, namespace, name)
+        ready = condition(found, "Ready")
+        return found if ready.get("reason") == "ProgressDeadlineExceeded" else None
+
+    found = wait_for(stuck, 60, "Ready reason ProgressDeadlineExceeded", operator)
+    ready = condition(found, "Ready")
+    assert ready["status"] == "False"
+    assert found["status"]["readyReplicas"] == 2  # the old pods still serve
+    assert "has timed out progressing" in ready["message"]
+    assert condition(found, "Available")["status"] == "False"
+
+
+def test_a_failed_pod_beside_ready_ones_does_not_count(
+    dapr_namespace: str, dapr_taskapi_operator: RunningOperator
+) -> None:
+    cluster, namespace = dapr_taskapi_operator.cluster, dapr_namespace
+    operator = dapr_taskapi_operator
+    name = "evicted"
+    create_secrets(cluster, namespace)
+    apply(cluster, namespace, sample(name))
+    found = wait_for(_ready_true(cluster, namespace, name), 90, "Ready=True", operator)
+    # An evicted pod of this instance: Failed, and (as after an eviction) still listed. It is
+    # made Failed before it gets the instance's labels, and its controller is the TaskApi,
+    # so that no ReplicaSet adopts it and no node runs it.
+    owner = {"apiVersion": "taskapi.io/v1alpha1", "kind": "TaskApi", "name": name,
+             "uid": found["metadata"]["uid"], "controller": True}
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": f"{name}-evicted", "namespace": namespace,
+                        "ownerReferences": [owner]},
+           "spec": {"nodeName": "gone-node",
+                    "containers": [{"name": "taskapi", "image": "x"},
+                                   {"name": "daprd", "image": "y"}]}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
+    failed = {"status": {"phase": "Failed", "reason": "Evicted",
+                         "message": "The node was low on resource: memory."}}
+    cluster.kubectl("patch", "pod", f"{name}-evicted", "-n", namespace, "--subresource=status",
+                    "--type=merge", "-p", json.dumps(failed))
+    labels = get_json(cluster, "deployment", name, "-n", namespace)["spec"]["template"][
+        "metadata"]["labels"]
+    cluster.kubectl("label", "pod", f"{name}-evicted", "-n", namespace,
+                    *(f"{k}={v}" for k, v in labels.items()))
+    passes = _passes(operator)
+    wait_for(lambda: _passes(operator) > passes + 2, 30, "passes after the Failed pod", operator)
+    found = taskapi(cluster, namespace, name)
+    assert condition(found, "Ready")["status"] == "True"
+    assert found["status"]["sidecars"] == "2/2"
+    assert f"{name}-evicted" not in {p["name"] for p in found["status"]["pods"]}
+
+
+def _passes(operator: RunningOperator) -> int:
+    with urllib.request.urlopen(operator.liveness_url, timeout=5) as resp:  # noqa: S310
+        return int(json.loads(resp.read())["reconciler"]["passes"])

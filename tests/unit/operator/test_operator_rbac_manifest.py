@@ -49,3 +49,17 @@ def test_rendered_binding_points_at_the_shipped_cluster_role() -> None:
     assert binding["metadata"]["namespace"] == "shop"
     assert binding["roleRef"]["kind"] == "ClusterRole"
     assert binding["roleRef"]["name"] in _cluster_roles()
+
+
+def test_delete_is_granted_on_exactly_the_kinds_of_children() -> None:
+    """Prune needs delete on what the operator creates (names.CHILD_KINDS), nothing else."""
+    rules = _cluster_roles()[names.MANAGER]["rules"]
+    deletable = {
+        (group, resource)
+        for r in rules
+        if "delete" in r["verbs"] or "*" in r["verbs"]
+        for group in r["apiGroups"]
+        for resource in r["resources"]
+    }
+    assert deletable == {(k.group, k.plural) for k in names.CHILD_KINDS}
+    assert not [r for r in rules if "deletecollection" in r["verbs"]]

@@ -9,12 +9,12 @@ import pytest
 from operator_fixtures import sample_body
 
 from taskapi_operator import names
-from taskapi_operator.kube import matches
+from taskapi_operator.compare import matches
 from taskapi_operator.model import TaskApi
 from taskapi_operator.status import (
+    Cond,
     Observed,
     PodProbe,
-    _Cond,
     compute_status,
     invalid_spec_status,
     merge_patch,
@@ -50,6 +50,8 @@ def deployment(ready: int, replicas: int = 2) -> dict[str, Any]:
         "status": {
             "replicas": replicas,
             "readyReplicas": ready,
+            "updatedReplicas": replicas,
+            "availableReplicas": ready,
             "conditions": [
                 {
                     "type": "Available",
@@ -151,7 +153,7 @@ def test_one_failed_probe_beside_registered_ones_is_unknown_not_unhealthy() -> N
 
 def test_missing_subscription_wins_over_a_failed_probe() -> None:
     observed = Observed(
-        deployment=deployment(3),
+        deployment=deployment(2),
         pods=[pod("a"), pod("b"), pod("c")],
         probes=[PodProbe("a", registered=True), PodProbe("b"), PodProbe("c", error="timeout")],
     )
@@ -266,6 +268,8 @@ def _ready_reasons() -> set[str]:
         (TASKAPI, Observed(deployment=stalled)),
         (TASKAPI, Observed(deployment=deployment(2), pods=pods, probes=[PodProbe("a")])),
         (paused, Observed(deployment=deployment(1), pods=[pod("a")])),
+        (TASKAPI, Observed(deployment=deployment(2), pods=pods, conflicts=["Service/x ..."])),
+        (TASKAPI, Observed(deployment=deployment(2), pods=pods, outbox_missing=["store"])),
     ]
     found = set()
     for taskapi, observed in cases:
@@ -283,4 +287,4 @@ def test_every_ready_false_reason_is_exported_and_classified() -> None:
 
 def test_an_unclassified_ready_reason_is_refused() -> None:
     with pytest.raises(ValueError, match="READY_FALSE_REASONS"):
-        _Cond(names.COND_READY, "False", "SomethingNew", "")
+        Cond(names.COND_READY, "False", "SomethingNew", "")

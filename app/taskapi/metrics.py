@@ -1,0 +1,92 @@
+"""The Task API's Prometheus endpoint: requests by route and status, Dapr call latency.
+
+Installed by one call in main.create_app. Routes are labelled by their template
+(``/tasks/{task_id}``), never the raw path, so the series stay bounded. Dapr calls are timed
+by wrapping DaprIO's public coroutines at install time: dapr_io stays the one module that
+talks to Dapr and needs no knowledge of metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+
+from taskapi.dapr_io import DaprIO
+
+REQUESTS = Counter(
+    "taskapi_http_requests", "HTTP requests served, by method, route and status.",
+    ["method", "route", "status"],
+)
+REQUEST_DURATION = Histogram(
+    "taskapi_http_request_duration_seconds", "HTTP request duration, by method and route.",
+    ["method", "route"],
+)
+DAPR_CALLS = Histogram(
+    "taskapi_dapr_call_duration_seconds",
+    "Duration of calls to the Dapr sidecar, by operation and outcome (ok or error).",
+    ["operation", "outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+_WRAPPED = "__taskapi_metrics__"
+
+
+def _timed(operation: str, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(call)
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await call(*args, **kwargs)
+            outcome = "ok"
+            return result
+        finally:
+            DAPR_CALLS.labels(operation, outcome).observe(time.perf_counter() - started)
+
+    setattr(timed, _WRAPPED, True)
+    return timed
+
+
+def instrument_dapr_io() -> None:
+    """Time every public coroutine of DaprIO (once per process)."""
+    for name, member in inspect.getmembers(DaprIO, inspect.iscoroutinefunction):
+        if not name.startswith("_") and not getattr(member, _WRAPPED, False):
+            setattr(DaprIO, name, _timed(name, member))
+
+
+def route_of(request: Request) -> str:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "<unmatched>"
+
+
+def install(app: FastAPI) -> None:
+    """Count every request, time Dapr calls and serve GET /metrics."""
+    instrument_dapr_io()
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500  # an exception escaping the app is answered 500 by the server
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = route_of(request)
+            if route != "/metrics":
+                REQUESTS.labels(request.method, route, str(status)).inc()
+                REQUEST_DURATION.labels(request.method, route).observe(
+                    time.perf_counter() - started
+                )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

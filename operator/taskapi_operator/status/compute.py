@@ -1,0 +1,254 @@
+"""TaskApi.status computed by a pure function from observed objects (no I/O; clock passed in)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from taskapi_operator import names
+from taskapi_operator.builders.components import component_names
+from taskapi_operator.model import TaskApi
+from taskapi_operator.status.conditions import Cond, render
+from taskapi_operator.status.pods import (
+    SIDECAR_NOT_INJECTED,
+    SIDECAR_NOT_READY,
+    SIDECAR_READY,
+    PodView,
+    live_pods,
+)
+from taskapi_operator.status.rollout import Rollout, available_condition, rollout
+from taskapi_operator.status.subscription import (
+    PodProbe,
+    assess,
+    settle,
+    subscription_condition,
+)
+
+
+@dataclass(frozen=True)
+class Observed:
+    deployment: Mapping[str, Any] | None = None
+    pods: Sequence[Mapping[str, Any]] = ()
+    missing_components: Sequence[str] = ()
+    missing_secrets: Sequence[str] = ()
+    # Referenced state stores that lack Dapr's outbox metadata (names.OUTBOX_METADATA).
+    outbox_missing: Sequence[str] = ()
+    # "Kind/name is controlled by ..." for each child the operator left alone.
+    conflicts: Sequence[str] = ()
+    probes: Sequence[PodProbe] = ()
+    probed: bool = True  # False: probes were not run this pass (keep the published result)
+    probe_streak: int = 1  # consecutive passes (this one included) with this probe finding
+    apply_error: str | None = None
+
+
+def _names(views: Sequence[PodView]) -> str:
+    return ", ".join(v.name for v in views)
+
+
+def _components_condition(taskapi: TaskApi, observed: Observed) -> Cond:
+    kind = names.COND_COMPONENTS_READY
+    ns = taskapi.namespace
+    if observed.apply_error:
+        return Cond(kind, "False", names.REASON_APPLY_FAILED, observed.apply_error)
+    if observed.missing_components:
+        missing = ", ".join(observed.missing_components)
+        return Cond(
+            kind,
+            "False",
+            names.REASON_COMPONENT_NOT_FOUND,
+            f"referenced Dapr component(s) {missing} not found in namespace {ns}: "
+            "create them, or let the operator manage them (spec.<store>.managed)",
+        )
+    if observed.missing_secrets:
+        missing = ", ".join(observed.missing_secrets)
+        return Cond(
+            kind,
+            "False",
+            names.REASON_SECRET_NOT_FOUND,
+            f"Secret(s) {missing} not found in namespace {ns}: create them "
+            "(referenced by spec.notifications.secretName or a component secretKeyRef)",
+        )
+    if observed.outbox_missing:
+        stores = ", ".join(observed.outbox_missing)
+        return Cond(
+            kind,
+            "False",
+            names.REASON_OUTBOX_NOT_CONFIGURED,
+            f"referenced state store {stores} lacks the outbox metadata "
+            f"{' and '.join(names.OUTBOX_METADATA)}: the app's events are published from its "
+            "state transactions; add them (pubsub and topic of this TaskApi) to the Component",
+        )
+    resolved = component_names(taskapi)
+    return Cond(
+        kind,
+        "True",
+        "ComponentsReady",
+        f"statestore={resolved.statestore}, pubsub={resolved.pubsub}, "
+        f"secretstore={resolved.secretstore}",
+    )
+
+
+def _sidecars_condition(views: Sequence[PodView], desired: int) -> Cond:
+    kind = names.COND_SIDECARS_READY
+    not_injected = [v for v in views if v.sidecar == SIDECAR_NOT_INJECTED]
+    not_ready = [v for v in views if v.sidecar == SIDECAR_NOT_READY]
+    if not_injected:
+        return Cond(
+            kind,
+            "False",
+            names.REASON_SIDECAR_NOT_INJECTED,
+            f"pod(s) {_names(not_injected)} have no daprd container: Dapr sidecar not "
+            "injected: is Dapr installed in this cluster (dapr-sidecar-injector "
+            "running) and the pod annotated dapr.io/enabled=true?",
+        )
+    if not_ready:
+        return Cond(
+            kind,
+            "False",
+            names.REASON_SIDECAR_NOT_READY,
+            f"daprd not ready in pod(s) {_names(not_ready)}: see `kubectl logs <pod> -c daprd`",
+        )
+    if not views:
+        if desired == 0:
+            return Cond(kind, "True", "NoPodsDesired", "spec.replicas is 0")
+        return Cond(kind, "Unknown", "NoPods", "no pods yet")
+    return Cond(
+        kind, "True", "SidecarsReady", f"{len(views)}/{len(views)} pods have a ready daprd sidecar"
+    )
+
+
+def _ready_condition(
+    conds: Mapping[str, Cond],
+    state: Rollout,
+    *,
+    conflicts: Sequence[str],
+    sidecars: str,
+    sub_state: str,
+    paused: bool,
+) -> Cond:
+    kind = names.COND_READY
+    components = conds[names.COND_COMPONENTS_READY]
+    side = conds[names.COND_SIDECARS_READY]
+    subscription = conds[names.COND_SUBSCRIPTION_HEALTHY]
+    ready, desired = state.ready, state.desired
+    if conflicts:
+        result = Cond(
+            kind,
+            "False",
+            names.REASON_CHILD_CONFLICT,
+            "; ".join(conflicts) + ": the operator leaves objects it does not control alone; "
+            "rename the TaskApi or remove the other object",
+        )
+    elif components.status != "True":
+        result = Cond(kind, "False", components.reason, components.message)
+    elif side.reason == names.REASON_SIDECAR_NOT_INJECTED:
+        result = Cond(kind, "False", side.reason, side.message)
+    elif state.stalled:
+        # The Deployment controller gave up waiting (image pull, crash loop, a daprd that
+        # never gets ready, quota) whatever old pods still serve: a person must look.
+        detail = f"; {side.message}" if side.status == "False" else ""
+        result = Cond(
+            kind,
+            "False",
+            names.REASON_PROGRESS_DEADLINE_EXCEEDED,
+            f"{ready}/{desired} pods ready; Deployment: {state.stalled}{detail}",
+        )
+    elif side.status == "False":
+        result = Cond(kind, "False", side.reason, side.message)
+    elif ready < desired:
+        result = Cond(kind, "False", names.REASON_PODS_NOT_READY, f"{ready}/{desired} pods ready")
+    elif not state.complete and desired > 0:
+        result = Cond(kind, "False", names.REASON_PODS_NOT_READY, state.progress())
+    elif subscription.status == "False":
+        result = Cond(kind, "False", subscription.reason, subscription.message)
+    else:
+        # An Unknown subscription (nothing answered the probe) does not block Ready:
+        # the pods and their sidecars are ready, which is what the probes prove.
+        result = Cond(
+            kind,
+            "True",
+            "Ready",
+            f"{ready}/{desired} pods ready, sidecars {sidecars}, subscription {sub_state}",
+        )
+    if paused:
+        return Cond(
+            kind,
+            result.status,
+            names.REASON_PAUSED,
+            f"reconciliation paused by annotation {names.ANNOTATION_PAUSED}; "
+            f"{result.reason}: {result.message}",
+        )
+    return result
+
+
+def compute_status(
+    taskapi: TaskApi,
+    observed: Observed,
+    previous: Mapping[str, Any],
+    now: datetime,
+    *,
+    heartbeat_seconds: float = 300.0,
+    confirmations: int = 1,
+) -> dict[str, Any]:
+    """The whole status subresource for one TaskApi."""
+    views = live_pods(observed.pods)
+    desired = taskapi.spec.replicas
+    state = rollout(observed.deployment, desired)
+    sidecars_ready = sum(1 for v in views if v.sidecar == SIDECAR_READY)
+    sidecars = f"{sidecars_ready}/{len(views)}"
+    raw = assess(component_names(taskapi).pubsub, taskapi.spec.pubsub.topic, observed.probes)
+    sub = settle(
+        raw,
+        previous.get("subscription") or {},
+        probed=observed.probed,
+        streak=observed.probe_streak,
+        confirmations=confirmations,
+        now=now,
+        heartbeat=heartbeat_seconds,
+    )
+    conds = {
+        c.type: c
+        for c in (
+            _components_condition(taskapi, observed),
+            available_condition(observed.deployment, state, taskapi.paused),
+            _sidecars_condition(views, desired),
+            subscription_condition(sub),
+        )
+    }
+    ready_cond = _ready_condition(
+        conds,
+        state,
+        conflicts=observed.conflicts,
+        sidecars=sidecars,
+        sub_state=sub["state"],
+        paused=taskapi.paused,
+    )
+    ordered = [ready_cond, *conds.values()]
+    return {
+        "observedGeneration": taskapi.generation,
+        "replicas": state.replicas,
+        "readyReplicas": state.ready,
+        "ready": f"{state.ready}/{desired}",
+        "sidecars": sidecars,
+        "selector": names.label_selector(names.selector_labels(taskapi.name)),
+        "pods": [v.as_status() for v in views],
+        "subscription": sub,
+        "conditions": render(ordered, previous.get("conditions") or [], taskapi.generation, now),
+    }
+
+
+def invalid_spec_status(
+    previous: Mapping[str, Any], generation: int, message: str, now: datetime
+) -> dict[str, Any]:
+    """Status for a spec that passed admission but cannot be reconciled."""
+    cond = Cond(names.COND_READY, "False", names.REASON_INVALID_SPEC, message)
+    status = dict(previous)
+    others = [c for c in previous.get("conditions") or [] if c.get("type") != cond.type]
+    status["observedGeneration"] = generation
+    status["conditions"] = [
+        *render([cond], previous.get("conditions") or [], generation, now),
+        *others,
+    ]
+    return status

@@ -1,0 +1,88 @@
+"""Resync spread and jitter, bounded retry backoff, the status-echo filter and Secret checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskapi_operator.kube import KubeError
+from taskapi_operator.reconcile import needs_full_pass
+from taskapi_operator.schedule import Schedule
+from taskapi_operator.secret_checks import SecretChecks
+
+
+def test_first_resyncs_are_spread_over_the_interval() -> None:
+    values = iter([0.0, 0.5, 0.99])
+    schedule = Schedule(30, 0.1, 0.5, 30, rand=lambda: next(values))
+    for key in ("a", "b", "c"):
+        schedule.add(key, now=100)
+    assert list(schedule.due(100)) == ["a"]
+    assert list(schedule.due(115)) == ["a", "b"]
+    assert list(schedule.due(130)) == ["a", "b", "c"]
+
+
+def test_next_turn_is_one_jittered_interval_away() -> None:
+    schedule = Schedule(30, 0.1, 0.5, 30, rand=lambda: 1.0)  # the top of the jitter
+    schedule.add("a", now=0)
+    schedule.passed("a", now=0)
+    assert list(schedule.due(32.9)) == []
+    assert list(schedule.due(33.0)) == ["a"]
+
+
+def test_retry_backoff_doubles_is_capped_and_resets() -> None:
+    schedule = Schedule(30, 0.1, 0.5, 4, rand=lambda: 1.0)  # no jitter reduction
+    assert [schedule.failed("a") for _ in range(6)] == [0.5, 1, 2, 4, 4, 4]
+    schedule.succeeded("a")
+    assert schedule.failed("a") == 0.5
+    low = Schedule(30, 0.1, 0.5, 4, rand=lambda: 0.0)
+    assert low.failed("a") == 0.25  # jittered down to half, never to zero
+
+
+@pytest.mark.parametrize(("status", "transient"), [
+    (0, True), (409, True), (429, True), (500, True), (503, True),
+    (403, False), (404, False), (422, False), (400, False),
+])
+def test_transient_statuses(status: int, transient: bool) -> None:
+    assert KubeError(status, "x").transient is transient
+
+
+def test_own_status_echo_needs_no_full_pass() -> None:
+    old = {"metadata": {"generation": 2, "resourceVersion": "5", "annotations": {}},
+           "spec": {"replicas": 1}, "status": {"ready": "0/1"}}
+    echo = {"metadata": {"generation": 2, "resourceVersion": "6", "annotations": {}},
+            "spec": {"replicas": 1}, "status": {"ready": "1/1"}}
+    assert not needs_full_pass(echo, old)
+    poked = {**echo, "metadata": {**echo["metadata"], "annotations": {"taskapi.io/paused": "true"}}}
+    assert needs_full_pass(poked, old)
+    assert needs_full_pass({**echo, "spec": {"replicas": 2}}, old)
+    assert needs_full_pass(echo, None)
+
+
+async def test_secret_checks_remember_forbidden_and_answers_per_interval() -> None:
+    calls: list[tuple[str, str]] = []
+    now = [0.0]
+    forbidden = {"locked"}
+
+    async def exists(namespace: str, name: str) -> bool:
+        calls.append((namespace, name))
+        if namespace in forbidden:
+            raise KubeError(403, "forbidden")
+        return name == "present"
+
+    checks = SecretChecks(exists, interval=60, clock=lambda: now[0])
+    assert await checks.missing("locked", ["a", "b"]) == []
+    assert await checks.missing("locked", ["a", "b"]) == []
+    assert calls == [("locked", "a")]  # one 403 per interval and namespace
+    assert await checks.missing("open", ["present", "absent"]) == ["absent"]
+    assert await checks.missing("open", ["present", "absent"]) == ["absent"]
+    assert len(calls) == 3
+    now[0] = 61
+    forbidden.clear()
+    assert await checks.missing("locked", ["a"]) == ["a"]  # granted since: checked again
+
+
+async def test_secret_checks_raise_transient_errors() -> None:
+    async def exists(namespace: str, name: str) -> bool:
+        raise KubeError(503, "unavailable")
+
+    with pytest.raises(KubeError):
+        await SecretChecks(exists, interval=60).missing("ns", ["a"])

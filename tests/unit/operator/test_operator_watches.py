@@ -1,0 +1,39 @@
+"""What the operator asks kopf to watch: server-side label selectors on every child kind and
+pods (so the cluster's other objects never reach it), paged lists, and indices for each."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import kopf
+
+from taskapi_operator import cache, handlers, names
+
+SELECTOR = "app.kubernetes.io/managed-by=taskapi-operator"
+
+
+def _resource(kind: names.ChildKind) -> kopf.Resource:
+    return kopf.Resource(kind.group, kind.version, kind.plural, kind=kind.kind, namespaced=True)
+
+
+async def test_children_and_pods_are_filtered_on_the_server_and_listed_in_pages() -> None:
+    settings = kopf.OperatorSettings()
+    memo = kopf.Memo()
+    indices: dict[str, Any] = {cache.index_id(k): {} for k in (*names.CHILD_KINDS, names.PODS)}
+    indices[cache.COMPONENTS_BY_NAME] = {}
+    await handlers.configure(settings=settings, memo=memo, **indices)
+    try:
+        collect = settings.watching.label_selectors.collect
+        for kind in (*names.CHILD_KINDS, names.PODS):
+            expected = [] if kind.plural == "components" else [SELECTOR]
+            assert list(collect(_resource(kind))) == expected, kind.plural
+        # Referenced Components are the user's, unlabelled: that one watch is not filtered.
+        taskapis = kopf.Resource(names.GROUP, names.VERSION, names.PLURAL, kind=names.KIND)
+        assert list(collect(taskapis)) == []
+        assert settings.watching.chunk_size == 500
+    finally:
+        memo["resync"].cancel()
+        await asyncio.gather(memo["resync"], return_exceptions=True)
+        await memo["reconciler"].stop()
+        handlers.RUNNING.clear()
