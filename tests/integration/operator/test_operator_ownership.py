@@ -145,6 +145,7 @@ def test_switching_stores_to_refs_prunes_old_children_only(
         ("components.dapr.io", f"{name}-statestore"),
         ("components.dapr.io", f"{name}-pubsub"),
         ("components.dapr.io", f"{name}-secretstore"),
+        ("resiliencies.dapr.io", f"{name}-resiliency"),  # goes with the managed pub/sub
         ("rolebinding", f"{name}-secret-reader"),
     ]
     wait_for(lambda: all(exists(cluster, namespace, k, n) for k, n in managed), 30,
@@ -192,7 +193,7 @@ def test_switching_stores_to_refs_prunes_old_children_only(
                if w.startswith("delete")]
     assert sorted(deletes) == sorted(
         [f"delete components/{n}" for k, n in managed if k.startswith("components")]
-        + [f"delete rolebindings/{name}-secret-reader"]
+        + [f"delete resiliencies/{name}-resiliency", f"delete rolebindings/{name}-secret-reader"]
     )
 
 
@@ -250,3 +251,20 @@ def test_foreign_env_var_is_left_alone_and_causes_no_writes(
         "containers"][0]["env"]
     assert {"name": "INJECTED_BY_POLICY", "value": "1"} in env
     assert {"name": "TASKAPI_TOPIC", "value": "task-events"} in env
+
+
+def test_scaling_to_one_replica_prunes_the_disruption_budget(
+    cluster: Cluster, namespace: str, taskapi_operator: RunningOperator
+) -> None:
+    name = "budget"
+    create_secrets(cluster, namespace)
+    apply(cluster, namespace, sample(name, replicas=2))
+    wait_for(lambda: exists(cluster, namespace, "poddisruptionbudget", name), 30,
+             "the PodDisruptionBudget of 2 replicas", taskapi_operator)
+    cluster.kubectl("scale", "taskapi", name, "-n", namespace, "--replicas=1")
+    wait_for(lambda: not exists(cluster, namespace, "poddisruptionbudget", name),
+             2 * RESYNC_SECONDS + 10, "the PodDisruptionBudget pruned at 1 replica",
+             taskapi_operator)
+    deletes = [w for w in operator_writes(cluster, taskapi_operator.user, namespace)
+               if w.startswith("delete")]
+    assert deletes == [f"delete poddisruptionbudgets/{name}"]
