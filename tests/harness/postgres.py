@@ -35,7 +35,7 @@ _RUN_AS = "postgres"
 
 
 class PostgresNotInstalledError(RuntimeError):
-    """No PostgreSQL server binaries: scripts/setup.sh installs them (apt-get install postgresql)."""
+    """No PostgreSQL server binaries: scripts/setup.sh installs Debian's postgresql."""
 
 
 def bin_dir() -> Path:
@@ -163,7 +163,7 @@ class PostgresServer:
 
     def sql(self, statement: str, *, database: str | None = None) -> str:
         """Run one statement with psql over TCP; unaligned, tuples-only output (for tests)."""
-        result = subprocess.run(  # noqa: S603 - fixed binary, loopback server
+        result = subprocess.run(
             [
                 str(self._bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                 "-h", self.host, "-p", str(self.port), "-U", self.user,
@@ -194,7 +194,7 @@ class PostgresServer:
 
     # -- internals ----------------------------------------------------------------------
     def _ready(self) -> bool:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [str(self._bin / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port),
              "-U", self.user, "-d", "postgres"],
             capture_output=True, timeout=10, check=False,
@@ -211,7 +211,7 @@ class PostgresServer:
     def _run(self, argv: Sequence[str | os.PathLike[str]]) -> None:
         log = self.workdir / "initdb.log"
         with log.open("ab") as out:
-            result = subprocess.run(  # noqa: S603
+            result = subprocess.run(
                 self._as_owner(argv), stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, timeout=120, check=False,
                 cwd=self._datadir.parent if self._datadir else None,

@@ -55,9 +55,8 @@ def test_daprd_postgresql_v2_state_transactions_and_etags(
         assert (status, json.loads(body)) == (200, {"n": 1})
         etag = headers["Etag"]
         # the row is really in PostgreSQL, in the table we named, keyed "<app-id>||<key>"
-        assert postgres_server.sql(
-            f"SELECT convert_from(value, 'UTF8')::jsonb->>'n' FROM {table}"
-            f" WHERE key = '{app_id}||a'") == "1"
+        query = f"SELECT convert_from(value, 'UTF8')::jsonb->>'n' FROM {table} WHERE key = $k$"  # noqa: S608
+        assert postgres_server.sql(f"{query}{app_id}||a$k$") == "1"
 
         # a transaction over two keys commits both
         status, _, _ = _call("POST", f"{state}/transaction", {"operations": [
@@ -80,4 +79,4 @@ def test_daprd_postgresql_v2_state_transactions_and_etags(
         assert _call("GET", f"{state}/c")[0] == 204  # absent
         assert json.loads(_call("GET", f"{state}/b")[1]) == {"n": 20}
         assert json.loads(_call("GET", f"{state}/a")[1]) == {"n": 2}
-        assert postgres_server.sql(f"SELECT count(*) FROM {table}") == "2"
+        assert postgres_server.sql(f"SELECT count(*) FROM {table}") == "2"  # noqa: S608
