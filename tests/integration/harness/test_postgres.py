@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from harness.dapr import Daprd
 from harness.postgres import PostgresServer
+from harness.redis import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +82,56 @@ def test_daprd_postgresql_v2_state_transactions_and_etags(
         assert json.loads(_call("GET", f"{state}/b")[1]) == {"n": 20}
         assert json.loads(_call("GET", f"{state}/a")[1]) == {"n": 2}
         assert postgres_server.sql(f"SELECT count(*) FROM {table}") == "2"  # noqa: S608
+
+
+def _rejected_transaction(state: str) -> tuple[int, dict[str, Any]]:
+    """Run the same rejected transaction as above; return its status and what is stored."""
+    _call("POST", state, [{"key": "a", "value": {"n": 1}}, {"key": "b", "value": {"n": 20}}])
+    stale = _call("GET", f"{state}/a")[2]["Etag"]
+    _call("POST", state, [{"key": "a", "value": {"n": 2}}])  # moves a's ETag on
+    status, _, _ = _call("POST", f"{state}/transaction", {"operations": [
+        {"operation": "upsert", "request": {"key": "c", "value": {"n": 30}}},
+        {"operation": "delete", "request": {"key": "b"}},
+        {"operation": "upsert", "request": {"key": "a", "value": {"n": 3}, "etag": stale}},
+    ]})
+    stored = {}
+    for key in ("a", "b", "c"):
+        code, body, _ = _call("GET", f"{state}/{key}")
+        stored[key] = json.loads(body) if code == 200 else None
+    return status, stored
+
+
+def test_redis_transaction_with_a_rejected_etag_is_half_applied(
+    tmp_path: Path, redis_server: RedisServer, dapr_configuration: Path
+) -> None:
+    """The contrast the README's store guarantees rest on: on state.redis (daprd 1.17) the
+    transaction is reported failed, yet its other operations are applied."""
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    (resources / "statestore.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "dapr.io/v1alpha1", "kind": "Component",
+        "metadata": {"name": "statestore"},
+        "spec": {"type": "state.redis", "version": "v1",
+                 "metadata": [{"name": "redisHost", "value": redis_server.address}]},
+    }))
+    app_id = f"redis-tx-{uuid.uuid4().hex[:6]}"
+    with Daprd(app_id, None, resources, tmp_path, config=dapr_configuration) as daprd:
+        status, stored = _rejected_transaction(f"{daprd.http_url}/v1.0/state/statestore")
+    print(f"state.redis: rejected transaction answered {status}; stored after it: {stored}")
+    assert status >= 400
+    assert stored["a"] == {"n": 2}  # the ETag-checked write itself was not applied...
+    assert stored["c"] == {"n": 30}  # ...but the transaction's other writes were
+    assert stored["b"] is None
+
+
+def test_postgresql_transaction_with_a_rejected_etag_changes_nothing(
+    tmp_path: Path, postgres_server: PostgresServer, dapr_configuration: Path
+) -> None:
+    postgres_server.write_statestore(tmp_path / "resources" / "statestore.yaml")
+    app_id = f"pg-tx-{uuid.uuid4().hex[:6]}"
+    with Daprd(app_id, None, tmp_path / "resources", tmp_path,
+               config=dapr_configuration) as daprd:
+        status, stored = _rejected_transaction(f"{daprd.http_url}/v1.0/state/statestore")
+    print(f"state.postgresql v2: rejected transaction answered {status}; stored: {stored}")
+    assert status >= 400
+    assert stored == {"a": {"n": 2}, "b": {"n": 20}, "c": None}
