@@ -30,29 +30,40 @@ PUBSUB_TEST_METADATA = {"redeliverInterval": "1s", "processingTimeout": "2s"}
 TEST_RETRY = {"policy": "constant", "duration": "500ms", "maxRetries": 60}
 
 
-def write_resources(target: Path, redis_address: str, secrets_file: Path) -> Path:
-    """components/local/ with REDIS_ADDRESS and SECRETS_FILE filled in, tuned for tests."""
+def write_resources(target: Path, redis_address: str, secrets_file: Path, topic: str,
+                    postgres: str | None = None) -> Path:
+    """components/local/ with its placeholders filled in, tuned for tests.
+
+    postgres: a libpq connection string to swap the state store for
+    components/local/postgresql/statestore.yaml (same name, same Python code).
+    The outbox publishes to the stack's own topic.
+    """
     target.mkdir(parents=True, exist_ok=True)
-    for source in LOCAL_COMPONENTS.glob("*.yaml"):
+    sources = {s.name: s for s in LOCAL_COMPONENTS.glob("*.yaml")}
+    if postgres is not None:
+        sources["statestore.yaml"] = LOCAL_COMPONENTS / "postgresql" / "statestore.yaml"
+    fill = {"REDIS_ADDRESS": redis_address, "SECRETS_FILE": str(secrets_file),
+            "POSTGRES_CONNECTION_STRING": postgres or ""}
+    for name, source in sources.items():
         doc: dict[str, Any] = yaml.safe_load(source.read_text())
         if doc["kind"] == "Configuration":
             continue  # the harness writes the shared Configuration
         spec = doc["spec"]
         if doc["kind"] == "Resiliency":
-            for name in spec["policies"]["retries"]:
-                spec["policies"]["retries"][name] = TEST_RETRY
+            for policy in spec["policies"]["retries"]:
+                spec["policies"]["retries"][policy] = TEST_RETRY
         else:
             items = {m["name"]: m for m in spec.get("metadata", [])}
             for item in items.values():
-                if item.get("value") == "REDIS_ADDRESS":
-                    item["value"] = redis_address
-                if item.get("value") == "SECRETS_FILE":
-                    item["value"] = str(secrets_file)
+                if item.get("value") in fill:
+                    item["value"] = fill[item["value"]]
             if spec["type"].startswith("pubsub."):
                 for key, value in PUBSUB_TEST_METADATA.items():
                     items[key] = {"name": key, "value": value}
+            if "outboxPublishTopic" in items:
+                items["outboxPublishTopic"]["value"] = topic
             spec["metadata"] = list(items.values())
-        (target / source.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+        (target / name).write_text(yaml.safe_dump(doc, sort_keys=False))
     return target
 
 
@@ -92,16 +103,19 @@ class App:
 
 
 class Stack:
-    def __init__(self, workdir: Path, redis_address: str, config: Path) -> None:
+    def __init__(self, workdir: Path, redis_address: str, config: Path,
+                 postgres: str | None = None) -> None:
         suffix = uuid.uuid4().hex[:6]
         self.workdir = workdir
         self.config = config
-        secrets_file = workdir / "secrets.json"
-        secrets_file.write_text(json.dumps({"notification-api-key": {"api-key": API_KEY}}))
-        self.resources = write_resources(workdir / "resources", redis_address, secrets_file)
+        self.store = "postgresql" if postgres else "redis"
         self.taskapi_id = f"taskapi-{suffix}"
         self.notifier_id = f"notification-service-{suffix}"
         self.topic = f"task-events-{suffix}"
+        secrets_file = workdir / "secrets.json"
+        secrets_file.write_text(json.dumps({"notification-api-key": {"api-key": API_KEY}}))
+        self.resources = write_resources(workdir / "resources", redis_address, secrets_file,
+                                         self.topic, postgres)
         self.notifier_sidecar = Daprd(self.notifier_id, None, self.resources, workdir,
                                       config=config)
         self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir,
