@@ -5,6 +5,8 @@ uuids) and cannot be known after a transaction without another read.
 """
 
 ANY = "*"
+# What this API hands out (a quoted revision, maybe marked weak by a proxy) or *.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,18}"?)$'
 
 
 def to_header(revision: int) -> str:

@@ -50,9 +50,11 @@ class TaskCreate(BaseModel):
 
 
 def _no_null_defaults(schema: dict[str, Any]) -> None:
-    # Left out means "keep": the schema must not advertise null as a value.
+    # Left out means "keep": the schema must not advertise null as a value, and an update
+    # names at least one field.
     for prop in schema.get("properties", {}).values():
         prop.pop("default", None)
+    schema["minProperties"] = 1
 
 
 class TaskUpdate(BaseModel):

@@ -48,6 +48,7 @@ class Problem(BaseModel):
 
 
 _WHY = {
+    400: "the body is not valid JSON",
     404: "no task with this id (or it was deleted)",
     409: "the task kept changing under concurrent writers; retry",
     412: "If-Match does not match the task's current ETag",

@@ -8,9 +8,12 @@ created task to the operations on it, so generated clients and schemathesis reac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from pydantic import Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from taskapi import etags
 from taskapi.errors import PreconditionRequiredError, TaskNotFoundError
+from taskapi.index import CURSOR_PATTERN
 from taskapi.models import (
     TASK_ID_PATTERN,
     Task,
@@ -26,8 +29,19 @@ from taskapi.service import TaskService
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="id of a task")]
-IfMatch = Annotated[str | None, Header(
-    alias="If-Match", description="ETag of the version the change applies to, or *")]
+# Optional, but never "null": SkipJsonSchema keeps None out of the documented schema.
+IfMatch = Annotated[
+    Annotated[str, StringConstraints(pattern=etags.IF_MATCH_PATTERN)] | SkipJsonSchema[None],
+    Header(alias="If-Match", description="ETag of the version the change applies to, or *"),
+]
+CursorQuery = Annotated[
+    Annotated[str, StringConstraints(pattern=CURSOR_PATTERN)] | SkipJsonSchema[None],
+    Query(description="next_cursor of the previous page"),
+]
+LimitQuery = Annotated[
+    Annotated[int, Field(ge=1, le=1000)] | SkipJsonSchema[None],
+    Query(description="page size (capped by the server's maximum)"),
+]
 ETAG = "ETag"
 
 _ETAG_HEADER = {ETAG: {"description": "the task's revision; send it back as If-Match",
@@ -69,7 +83,7 @@ def _with_etag(response: Response, task: Task) -> Task:
     "", status_code=status.HTTP_201_CREATED, operation_id="create_task",
     responses={201: {"headers": {**_ETAG_HEADER, "Location": {
         "description": "path of the new task", "schema": {"type": "string"}}},
-        "links": _LINKS}, **_problems(409, 422, 503)},
+        "links": _LINKS}, **_problems(400, 409, 422, 503)},
 )
 async def create_task(body: TaskCreate, request: Request, response: Response) -> Task:
     task = await _service(request).create(body)
@@ -80,9 +94,8 @@ async def create_task(body: TaskCreate, request: Request, response: Response) ->
 @router.get("", operation_id="list_tasks", responses=_problems(422, 503))
 async def list_tasks(
     request: Request,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page",
-                                        max_length=64)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = None,
 ) -> TaskPage:
     return await _service(request).list(cursor, limit)
 
@@ -94,7 +107,7 @@ async def get_task(task_id: TaskIdPath, request: Request, response: Response) ->
 
 
 @router.patch("/{task_id}", operation_id="update_task",
-              responses={**_task_ok(), **_problems(404, 409, 412, 422, 428, 503)})
+              responses={**_task_ok(), **_problems(400, 404, 409, 412, 422, 428, 503)})
 async def update_task(
     task_id: TaskIdPath, body: TaskUpdate, request: Request, response: Response,
     if_match: IfMatch = None,
@@ -120,8 +133,9 @@ async def delete_task(task_id: TaskIdPath, request: Request, if_match: IfMatch =
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{task_id}/activity", operation_id="task_activity",
-            responses=_problems(404, 422, 503))
+# Not in the API contract (OpenAPI): a diagnostic view of the subscription's dedup record,
+# eventually consistent, and kept for a while after the task is deleted.
+@router.get("/{task_id}/activity", operation_id="task_activity", include_in_schema=False)
 async def task_activity(task_id: TaskIdPath, request: Request) -> TaskActivity:
     """What the event subscription has processed for this task."""
     activity = await _service(request).store.activity(task_id)

@@ -87,11 +87,24 @@ def test_null_fields_are_rejected_and_the_task_stays_readable(api: httpx.Client)
         assert api.request(method, path, **kwargs).status_code < 300  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("cursor", ["x", "v1.99.0.0", "v1.0.0.999", "-1", "v1." + "9" * 40])
+@pytest.mark.parametrize("cursor", ["x", "v1.9.0.0", "v1.0.0.9999", "-1", "v1." + "9" * 40])
 def test_malformed_cursor_is_422(api: httpx.Client, cursor: str) -> None:
     resp = api.get("/tasks", params={"cursor": cursor})
     assert resp.status_code == 422, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_cursor_past_the_end_is_an_empty_last_page(api: httpx.Client) -> None:
+    page = api.get("/tasks", params={"cursor": "v1.7.99999999.999"}).json()
+    assert page["items"] == []
+    assert page["next_cursor"] is None
+
+
+def test_malformed_if_match_is_422(api: httpx.Client) -> None:
+    task = _create(api).json()
+    for value in ("null", "", "abc", '"1", "2"'):
+        resp = api.delete(f"/tasks/{task['id']}", headers={"If-Match": value})
+        assert resp.status_code == 422, (value, resp.text)
 
 
 def test_method_not_allowed_names_every_allowed_method(api: httpx.Client) -> None:
