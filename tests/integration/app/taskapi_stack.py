@@ -121,8 +121,8 @@ class Stack:
         self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir,
                                      config=config)
         self.notifier = App("notifier", "notification-service",
-                            {**self.notifier_sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2"},
-                            workdir)
+                            {**self.notifier_sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2",
+                             "NOTIFIER_REPLICA": "notifier"}, workdir)
         self.taskapi = App(
             "taskapi", "taskapi",
             {
@@ -135,6 +135,7 @@ class Stack:
             },
             workdir,
         )
+        self._extra: list[tuple[App, Daprd]] = []
         self.notifier_sidecar.app_port = self.notifier.port
         self.taskapi_sidecar.app_port = self.taskapi.port
 
@@ -151,6 +152,23 @@ class Stack:
         self.notifier_sidecar.wait_healthy()
         return self
 
+    def add_notifier_replica(self, name: str) -> tuple[App, Daprd]:
+        """Another notification-service process with its own daprd, under the same app id:
+        Dapr's name resolution spreads invocations over the replicas."""
+        workdir = self.workdir / name
+        workdir.mkdir()
+        sidecar = Daprd(self.notifier_id, None, self.resources, workdir, config=self.config)
+        app = App(name, "notification-service",
+                  {**sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2", "NOTIFIER_REPLICA": name},
+                  workdir)
+        sidecar.app_port = app.port
+        self._extra.append((app, sidecar))
+        app.start()
+        sidecar.start()
+        app.wait_ready()
+        sidecar.wait_healthy()
+        return app, sidecar
+
     def restart_taskapi_sidecar(self) -> None:
         """A new daprd on the same ports (the app's client keeps pointing there)."""
         old = self.taskapi_sidecar
@@ -163,6 +181,9 @@ class Stack:
         self.taskapi_sidecar.wait_healthy()
 
     def stop(self) -> None:
+        for app, sidecar in self._extra:
+            sidecar.stop()
+            app.stop()
         for part in (self.taskapi_sidecar, self.notifier_sidecar):
             part.stop()
         for app in (self.taskapi, self.notifier):

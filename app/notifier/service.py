@@ -1,0 +1,67 @@
+"""Notify once per event id: claim, send, mark sent (see notifier.claims)."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from notifier.claims import Claim, ClaimState, Decision, claim_key, decide
+from notifier.dapr_io import ClaimTakenError, DaprIO, StateUnavailableError
+from notifier.models import NotifyRequest
+from notifier.recorder import Recorder
+from notifier.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    DUPLICATE = "duplicate"
+    # Another replica holds a fresh claim: the caller retries, and then finds it sent.
+    BUSY = "busy"
+
+
+class Notifications:
+    def __init__(self, io: DaprIO, recorder: Recorder, settings: Settings) -> None:
+        self._io = io
+        self._recorder = recorder
+        self._settings = settings
+
+    async def notify(self, request: NotifyRequest) -> Outcome:
+        key = claim_key(request.event_id)
+        now = datetime.now(UTC)
+        mine = Claim(event_id=request.event_id, task_id=request.task_id,
+                     state=ClaimState.PENDING, by=self._settings.replica, at=now)
+        etag: str | None = None
+        existing = await self._io.read_claim(key)
+        if existing is not None:
+            decision = decide(existing[0], now, timedelta(seconds=self._settings.lease_seconds))
+            if decision == Decision.DUPLICATE:
+                log.info("Duplicate notification ignored event_id=%s task=%s", request.event_id,
+                         request.task_id)
+                return Outcome.DUPLICATE
+            if decision == Decision.BUSY:
+                return Outcome.BUSY
+            etag = existing[1]
+            log.warning("Taking over an unfinished notification event_id=%s from=%s",
+                        request.event_id, existing[0].by)
+        try:
+            await self._io.write_claim(key, mine, etag)
+        except ClaimTakenError:
+            return Outcome.BUSY  # the redelivery will find the winner's claim
+        self._recorder.record(request)
+        log.info("Notification delivered event_id=%s task=%s type=%s", request.event_id,
+                 request.task_id, request.event_type)
+        await self._mark_sent(key, mine)
+        return Outcome.SENT
+
+    async def _mark_sent(self, key: str, mine: Claim) -> None:
+        """Best effort. A claim left pending (this fails, or the process dies before it)
+        is taken over after the lease: the one window where a notification can repeat."""
+        sent = mine.model_copy(update={"state": ClaimState.SENT, "at": datetime.now(UTC)})
+        try:
+            claimed = await self._io.read_claim(key)
+            if claimed is not None and claimed[0] == mine:
+                await self._io.write_claim(key, sent, claimed[1])
+        except (ClaimTakenError, StateUnavailableError) as exc:
+            log.warning("Could not mark notification sent event_id=%s error=%s",
+                        mine.event_id, exc)
