@@ -78,7 +78,7 @@ class TaskStore:
         self._settings = settings
         # Per-process: which page each shard appends to, and one create per shard at a
         # time, so this process's creates never conflict with each other on a page.
-        self._newest = [0] * SHARDS
+        self._newest: list[int | None] = [None] * SHARDS
         self._locks = [asyncio.Lock() for _ in range(SHARDS)]
 
     # -- the one retry loop ---------------------------------------------------------------
@@ -140,7 +140,7 @@ class TaskStore:
 
         async with self._locks[shard]:
             try:
-                return await self._retrying(page_key(shard, self._newest[shard]), attempt)
+                return await self._retrying(f"index shard {shard}", attempt)
             except TaskApiError:
                 # On Redis a rejected transaction may have stored the record anyway: remove
                 # it, so no task exists that no listing shows (its event is then a phantom).
@@ -191,7 +191,7 @@ class TaskStore:
     async def _open_page(self, shard: int) -> tuple[IndexPage, str]:
         """The shard's newest page with room, and its store ETag (created if missing)."""
         number = self._newest[shard]
-        if number == 0:
+        if number is None:  # first create on this shard in this process
             hint = await self._io.get(head_key(shard))
             number = HeadHint.model_validate_json(hint.data).page if hint else 0
         for _ in range(MAX_PAGE_STEPS):

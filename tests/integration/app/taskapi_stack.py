@@ -25,8 +25,10 @@ REPO = Path(__file__).resolve().parents[3]
 LOCAL_COMPONENTS = REPO / "components" / "local"
 API_KEY = "integration-test-key"
 
-# Fast redelivery and retries so RETRY paths finish within a test's patience.
-PUBSUB_TEST_METADATA = {"redeliverInterval": "1s", "processingTimeout": "2s"}
+# Fast retries so RETRY paths finish within a test's patience; a pending message is reclaimed
+# only after processingTimeout, longer than the outbox holds one (~1 s, up to ~11 s for a
+# transaction that never committed), so messages in progress are not delivered twice.
+PUBSUB_TEST_METADATA = {"redeliverInterval": "1s", "processingTimeout": "15s"}
 TEST_RETRY = {"policy": "constant", "duration": "500ms", "maxRetries": 60}
 
 
@@ -109,6 +111,7 @@ class Stack:
         self.workdir = workdir
         self.config = config
         self.store = "postgresql" if postgres else "redis"
+        self.postgres = postgres
         self.taskapi_id = f"taskapi-{suffix}"
         self.notifier_id = f"notification-service-{suffix}"
         self.topic = f"task-events-{suffix}"
@@ -131,7 +134,7 @@ class Stack:
                 "TASKAPI_TOPIC": self.topic,
                 "TASKAPI_DEAD_LETTER_TOPIC": f"{self.topic}-deadletter",
                 "TASKAPI_NOTIFICATION_APP_ID": self.notifier_id,
-                "TASKAPI_DAPR_CALL_TIMEOUT_SECONDS": "3",
+                "TASKAPI_DAPR_CALL_TIMEOUT_SECONDS": "10",
             },
             workdir,
         )
