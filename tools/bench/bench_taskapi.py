@@ -33,11 +33,13 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "integration" / "app")
 import httpx  # noqa: E402
 import load  # noqa: E402
 import roundtrips  # noqa: E402
+import settle  # noqa: E402
 import subjects  # noqa: E402
 
 from harness.dapr import write_configuration  # noqa: E402
 from harness.postgres import PostgresServer  # noqa: E402
 from harness.redis import RedisServer  # noqa: E402
+from harness.waiting import eventually  # noqa: E402
 
 SEED_CLIENTS = 16
 
@@ -57,7 +59,7 @@ class Measured:
     load: dict[int, load.Result] = field(default_factory=dict)
     rss_app: float = float("nan")
     rss_daprd: float = float("nan")
-    trips: dict[str, tuple[float, str]] = field(default_factory=dict)
+    trips: dict[str, roundtrips.Trips] = field(default_factory=dict)
     scale: list[ScalePoint] = field(default_factory=list)
 
 
@@ -67,7 +69,11 @@ def _known_id(url: str) -> str:
     return str(reply.json()["id"])
 
 
-def _scale_point(url: str, stored: int, target: int, args: argparse.Namespace) -> ScalePoint:
+Settle = Callable[[], None]
+
+
+def _scale_point(url: str, stored: int, target: int, args: argparse.Namespace,
+                 drain: Settle) -> ScalePoint:
     need = target - stored
     if need > 0:
         t0 = time.monotonic()
@@ -77,6 +83,7 @@ def _scale_point(url: str, stored: int, target: int, args: argparse.Namespace) -
         stored += seeded.done
         print(f"    seeded {seeded.done} tasks in {time.monotonic() - t0:.0f} s "
               f"({seeded.rate:.0f}/s, {seeded.errors} errors) -> {stored} stored", flush=True)
+    drain()
     creates = load.run_sync(url, load.create, clients=8, per_client=50,
                             budget_seconds=args.phase_seconds)
     stored += creates.done
@@ -87,6 +94,7 @@ def _scale_point(url: str, stored: int, target: int, args: argparse.Namespace) -
         reply = await load.timed(result, "get", client.get(f"/tasks/{task_id}"))
         return reply.status_code == 200
 
+    drain()
     gets = load.run_sync(url, get_one, clients=1, per_client=100, budget_seconds=args.phase_seconds)
     pages = load.run_sync(url, load.first_page, clients=1, per_client=100,
                           budget_seconds=args.phase_seconds)
@@ -95,12 +103,13 @@ def _scale_point(url: str, stored: int, target: int, args: argparse.Namespace) -
 
 
 def measure(subject: subjects.Subject, args: argparse.Namespace, apilog: Path,
-            is_taskapi: bool) -> Measured:
+            is_taskapi: bool, drain: Settle) -> Measured:
     out = Measured(subject.name)
     print(f"\n-- {subject.name}", flush=True)
     load.run_sync(subject.url, load.cycle, clients=1, per_client=20, budget_seconds=60)  # warm-up
     stored = 20
     for clients in (1, 8):
+        drain()
         result = load.run_sync(subject.url, load.cycle, clients=clients, per_client=args.cycles,
                                budget_seconds=args.phase_seconds)
         out.load[clients] = result
@@ -111,14 +120,22 @@ def measure(subject: subjects.Subject, args: argparse.Namespace, apilog: Path,
     out.rss_daprd = subjects.rss_mib(subjects.sidecar_pid(subject))
     if is_taskapi:
         for target in (args.small, args.scale):
-            point = _scale_point(subject.url, stored, target, args)
+            point = _scale_point(subject.url, stored, target, args, drain)
             stored = point.stored
             out.scale.append(point)
             print(f"    at {point.stored} stored: {point.create_rate:.0f} creates/s, "
                   f"list p50 {point.list_p50:.2f} ms, get p50 {point.get_p50:.2f} ms", flush=True)
     if subject.restart_sidecar is not None:
+        drain()
         sidecar = subject.restart_sidecar(apilog)
-        out.trips = roundtrips.per_operation(subject.url, sidecar, args.roundtrip_n, is_taskapi)
+        eventually(lambda: httpx.get(f"{subject.url}{subject.ready_path}", timeout=5)
+                   .status_code == 200, timeout=120, what=f"{subject.name} ready again",
+                   tolerate=(httpx.HTTPError,))
+        try:
+            out.trips = roundtrips.per_operation(subject.url, sidecar, args.roundtrip_n,
+                                                 is_taskapi)
+        except httpx.HTTPError as exc:  # report what was measured rather than nothing
+            print(f"    round trips not counted: {exc}", flush=True)
     return out
 
 
@@ -154,10 +171,11 @@ def report(results: dict[str, Measured]) -> None:
 
 
 def report_details(results: dict[str, Measured]) -> None:
-    print("\n== Dapr round trips per request (daprd API log, sequential requests) ==")
+    print("\n== Dapr round trips per request (daprd API log, sequential requests): "
+          "while served + after the response ==")
     for m in results.values():
-        for op, (n, top) in m.trips.items():
-            print(f"{m.name:42} {op:9} {n:5.2f}   {top}")
+        for op, t in m.trips.items():
+            print(f"{m.name:42} {op:9} {t.request:5.2f} + {t.after:5.2f}   {t.methods}")
 
     print("\n== resident memory after the load (MiB) ==")
     for m in results.values():
@@ -200,7 +218,7 @@ def report_targets(results: dict[str, Measured], rate: Callable[..., float]) -> 
 
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="taskapi-bench-") as tmp:
-        work = Path(tmp)
+        work = Path(args.keep or tmp)  # --keep DIR: logs stay for a look afterwards
         config = write_configuration(work / "dapr" / "config.yaml", work / "dapr" / "names.db")
         apilog = roundtrips.api_logging_configuration(work / "dapr")
         with RedisServer(work / "redis") as redis, PostgresServer(work / "postgres") as pg:
@@ -210,10 +228,17 @@ def run(args: argparse.Namespace) -> int:
                 "a": lambda: subjects.taskapi(work / "taskapi-redis", redis, config),
                 "b": lambda: subjects.taskapi(work / "taskapi-pg", redis, config, pg),
             }
+            def drain() -> None:
+                left, waited = settle.wait(redis.host, redis.port, args.phase_seconds)
+                if waited > 1 or left:
+                    print(f"    waited {waited:.0f} s for the event backlog to drain "
+                          f"({left} left: {settle.describe(redis.host, redis.port)})",
+                          flush=True)
+
             results: dict[str, Measured] = {}
             for key in _order(args.only):
                 with factories[key]() as subject:
-                    results[key] = measure(subject, args, apilog, key in "ab")
+                    results[key] = measure(subject, args, apilog, key in "ab", drain)
             report(results)
     return 0
 
@@ -233,7 +258,9 @@ def main() -> int:
                         help="time budget to seed each stored-tasks point")
     parser.add_argument("--phase-seconds", type=float, default=180,
                         help="time budget of each measured phase")
-    parser.add_argument("--roundtrip-n", type=int, default=20)
+    parser.add_argument("--roundtrip-n", type=int, default=5,
+                        help="requests per kind counted (each waits for a quiet sidecar)")
+    parser.add_argument("--keep", help="work (and log) directory to keep, instead of a temp one")
     parser.add_argument("--only", default="a,b,c,d", help="subjects to run (a,b,c,d)")
     args = parser.parse_args()
     args.cycles = max(1, min(args.cycles, 1000))

@@ -38,6 +38,8 @@ class Subject:
     sidecar: Daprd | None
     # Replace the sidecar by one started with ``config`` (same ports); None without Dapr.
     restart_sidecar: Callable[[Path], Daprd] | None
+    # Answers 200 once the app can serve requests through its (new) sidecar.
+    ready_path: str = "/health"
 
 
 def rss_mib(pid: int | None) -> float:
@@ -63,25 +65,14 @@ def sidecar_pid(subject: Subject) -> int | None:
         else None
 
 
-def _postgres_statestore(stack: Stack, pg: PostgresServer) -> None:
-    """Swap the stack's state store for PostgreSQL v2, keeping its non-Redis metadata
-    (the outbox settings): the swap a user makes by editing statestore.yaml."""
-    path = stack.resources / "statestore.yaml"
-    doc = yaml.safe_load(path.read_text())
-    kept = {m["name"]: str(m["value"]) for m in doc["spec"].get("metadata", [])
-            if m["name"].startswith("outbox") and "value" in m}
-    prefix = f"bench{uuid.uuid4().hex[:6]}_"
-    pg.write_statestore(path, name=doc["metadata"]["name"], table_prefix=prefix,
-                        extra_metadata=kept)
-
-
 @contextlib.contextmanager
 def taskapi(workdir: Path, redis: RedisServer, config: Path,
             pg: PostgresServer | None = None) -> Iterator[Subject]:
     workdir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(workdir, redis.address, config)
-    if pg is not None:
-        _postgres_statestore(stack, pg)
+    # On PostgreSQL: its own database, and components/local/postgresql/statestore.yaml in
+    # place of the Redis one (the swap a user makes); pub/sub stays on Redis.
+    postgres = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}") if pg is not None else None
+    stack = Stack(workdir, redis.address, config, postgres)
     try:
         stack.start()
 
@@ -91,7 +82,8 @@ def taskapi(workdir: Path, redis: RedisServer, config: Path,
             return stack.taskapi_sidecar
 
         yield Subject("Task API on PostgreSQL" if pg else "Task API on Redis",
-                      stack.taskapi.url, _pid(stack.taskapi), stack.taskapi_sidecar, restart)
+                      stack.taskapi.url, _pid(stack.taskapi), stack.taskapi_sidecar, restart,
+                      ready_path="/ready")
     finally:
         stack.stop()
 
