@@ -162,7 +162,8 @@ class Stack:
         workdir.mkdir()
         sidecar = Daprd(self.notifier_id, None, self.resources, workdir, config=self.config)
         app = App(name, "notification-service",
-                  {**sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2", "NOTIFIER_REPLICA": name},
+                  {**sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2", "NOTIFIER_REPLICA": name,
+                   "NOTIFIER_LOG_FORMAT": "json"},
                   workdir)
         sidecar.app_port = app.port
         self._extra.append((app, sidecar))

@@ -7,6 +7,7 @@ state store. Their dedup is a first-write claim per event id in Dapr state, not 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +78,10 @@ def test_completion_notifies_once_with_two_replicas_and_forced_redelivery(
     for app in replicas:
         log = (app.workdir / f"{app.name}.log").read_text()
         assert f"Duplicate notification ignored event_id={note['event_id']}" in log
+    # The second replica logs JSON lines (NOTIFIER_LOG_FORMAT=json): one object per line.
+    lines = (replicas[1].workdir / f"{replicas[1].name}.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines if not line.startswith("$ ")]  # harness
+    assert any(r["msg"].startswith("Duplicate notification ignored") for r in records)
 
 
 async def test_the_same_event_racing_to_both_replicas_is_sent_once(replicas: list[App]) -> None:

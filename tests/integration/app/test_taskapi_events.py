@@ -59,6 +59,11 @@ def test_created_and_completed_events_reach_the_subscription_and_notify_once(
     eventually(lambda: "task.completed" in _activity_types(api, task["id"]))
     notes = eventually(lambda: _notifications(stack, task["id"]))
     assert [n["event_type"] for n in notes] == ["task.completed"]
+    # The seed lesson's checks: kubectl logs ... | grep "Received event" / "Notification".
+    log = (stack.workdir / "taskapi.log").read_text()
+    assert f"Received event: task.created for task {task['id']}" in log
+    assert f"Received event: task.completed for task {task['id']}" in log
+    assert f"Notification sent for task {task['id']}" in log
 
     # Deliver the very same completion event twice more: still exactly one notification.
     activity = api.get(f"/tasks/{task['id']}/activity").json()
