@@ -17,7 +17,6 @@ asserted (the machine's load moves them).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "integration" / "app")
 import httpx  # noqa: E402
 import load  # noqa: E402
 import roundtrips  # noqa: E402
+import seeding  # noqa: E402
 import settle  # noqa: E402
 import subjects  # noqa: E402
 
@@ -40,8 +40,6 @@ from harness.dapr import write_configuration  # noqa: E402
 from harness.postgres import PostgresServer  # noqa: E402
 from harness.redis import RedisServer  # noqa: E402
 from harness.waiting import eventually  # noqa: E402
-
-SEED_CLIENTS = 16
 
 
 @dataclass
@@ -72,17 +70,18 @@ def _known_id(url: str) -> str:
 Settle = Callable[[], None]
 
 
-def _scale_point(url: str, stored: int, target: int, args: argparse.Namespace,
-                 drain: Settle) -> ScalePoint:
+def _scale_point(subject: subjects.Subject, stored: int, target: int,
+                 args: argparse.Namespace, drain: Settle) -> ScalePoint:
+    url = subject.url
     need = target - stored
-    if need > 0:
+    if need > 0 and subject.sidecar is not None:
         t0 = time.monotonic()
-        seeded = load.run_sync(url, load.create, clients=SEED_CLIENTS,
-                               per_client=math.ceil(need / SEED_CLIENTS),
-                               budget_seconds=args.seed_seconds)
-        stored += seeded.done
-        print(f"    seeded {seeded.done} tasks in {time.monotonic() - t0:.0f} s "
-              f"({seeded.rate:.0f}/s, {seeded.errors} errors) -> {stored} stored", flush=True)
+        seeded, sample = seeding.seed(subject.sidecar.http_url, need, args.seed_seconds)
+        stored += seeded
+        print(f"    seeded {seeded} tasks in {time.monotonic() - t0:.0f} s through daprd's bulk "
+              f"state API -> {stored} stored", flush=True)
+        if sample is not None:  # the app reads what was seeded
+            httpx.get(f"{url}/tasks/{sample}", timeout=30).raise_for_status()
     drain()
     creates = load.run_sync(url, load.create, clients=8, per_client=50,
                             budget_seconds=args.phase_seconds)
@@ -120,7 +119,7 @@ def measure(subject: subjects.Subject, args: argparse.Namespace, apilog: Path,
     out.rss_daprd = subjects.rss_mib(subjects.sidecar_pid(subject))
     if is_taskapi:
         for target in (args.small, args.scale):
-            point = _scale_point(subject.url, stored, target, args, drain)
+            point = _scale_point(subject, stored, target, args, drain)
             stored = point.stored
             out.scale.append(point)
             print(f"    at {point.stored} stored: {point.create_rate:.0f} creates/s, "
@@ -255,7 +254,7 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=1000, help="first stored-tasks point")
     parser.add_argument("--scale", type=int, default=100_000, help="second stored-tasks point")
     parser.add_argument("--seed-seconds", type=float, default=900,
-                        help="time budget to seed each stored-tasks point")
+                        help="time budget to seed (bulk-store) each stored-tasks point")
     parser.add_argument("--phase-seconds", type=float, default=180,
                         help="time budget of each measured phase")
     parser.add_argument("--roundtrip-n", type=int, default=5,
