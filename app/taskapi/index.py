@@ -16,6 +16,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+# The outbox publishes every value a transaction writes (daprd 1.17, outbox.go). A create
+# writes its index page too, so that page would go out as a message of several KiB; a
+# projection replaces it with this marker, which subscribers recognise and skip.
+INDEX_WRITE_KIND = "taskapi.index-write"
+INDEX_WRITE_MARK = b'{"kind": "taskapi.index-write"}'
+
 SHARDS = 8
 PAGE_CAPACITY = 128
 INDEX_PREFIX = "index:"

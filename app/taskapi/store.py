@@ -24,6 +24,7 @@ from taskapi.errors import (
     TaskNotFoundError,
 )
 from taskapi.index import (
+    INDEX_WRITE_MARK,
     PAGE_CAPACITY,
     SHARDS,
     HeadHint,
@@ -131,10 +132,15 @@ class TaskStore:
 
         async def attempt() -> Task:
             page, etag = await self._open_page(shard)
+            key = page_key(shard, page.number)
+            # Each projection directly BEFORE its write: daprd 1.17 removes projections
+            # from the list while iterating over it, and with two of them only this order
+            # leaves both writes and both projections intact (pkg/runtime/pubsub/outbox.go).
             await self._io.transact([
-                Write(page_key(shard, page.number), _bytes(page.add(task.id)), etag=etag),
-                Write(task_key(task.id), _bytes(record)),
+                Write(key, INDEX_WRITE_MARK, projection=True),
+                Write(key, _bytes(page.add(task.id)), etag=etag),
                 Write(task_key(task.id), _bytes(event), projection=True),
+                Write(task_key(task.id), _bytes(record)),
             ])
             return task
 
@@ -243,6 +249,14 @@ class TaskStore:
             log.info("Index page compaction skipped key=%s reason=%s", key, exc)
 
     # -- what the subscription processed (dedup record + observable effect) ---------------
+
+    async def seen(self, task_id: str) -> tuple[TaskActivity | None, TaskRecord | None]:
+        """What the subscription recorded for a task, and the task's record: one call."""
+        keys = [activity_key(task_id), task_key(task_id)]
+        found = await self._io.get_many(keys)
+        stored = found.get(keys[0])
+        activity = TaskActivity.model_validate_json(stored.data) if stored else None
+        return activity, parse_record(found.get(keys[1]))
 
     async def activity(self, task_id: str) -> TaskActivity | None:
         stored = await self._io.get(activity_key(task_id))

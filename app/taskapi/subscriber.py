@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from taskapi.dapr_io import DaprIO
 from taskapi.errors import InvocationError, TaskApiError
-from taskapi.index import IndexPage
+from taskapi.index import INDEX_WRITE_KIND, IndexPage
 from taskapi.models import EventType, ReceivedEvent, TaskActivity, TaskEvent, utcnow
 from taskapi.records import Verdict, verify
 from taskapi.settings import Settings
@@ -36,7 +36,8 @@ class Delivery(StrEnum):
 
 
 class IndexWrite:
-    """The outbox also publishes the index page a create wrote: not an event, ignored."""
+    """The outbox also publishes the index page a create wrote (as a marker, see
+    taskapi.index.INDEX_WRITE_MARK): not an event, skipped without a Dapr call."""
 
 
 def parse_message(raw: bytes) -> TaskEvent | IndexWrite | None:
@@ -49,11 +50,14 @@ def parse_message(raw: bytes) -> TaskEvent | IndexWrite | None:
             data = json.loads(data)
     except (ValueError, TypeError, KeyError):
         return None
+    if isinstance(data, dict) and data.get("kind") == INDEX_WRITE_KIND:
+        return IndexWrite()
     try:
         return TaskEvent.model_validate(data)
     except ValidationError:
         pass
     try:
+        # Without the projection (another daprd version) the page itself comes.
         IndexPage.model_validate(data)
     except ValidationError:
         return None
@@ -96,13 +100,12 @@ class EventProcessor:
             return Delivery.RETRY
 
     async def _handle(self, event: TaskEvent) -> Delivery:
-        seen = await self._store.activity(event.task_id)
+        seen, record = await self._store.seen(event.task_id)
         if seen is not None and seen.has(event.event_id):
             log.info("Event already processed event_id=%s task=%s", event.event_id,
                      event.task_id)
             return Delivery.SUCCESS
-        found = await self._store.record(event.task_id)
-        verdict = verify(found[0] if found else None, event)
+        verdict = verify(record, event)
         if verdict == Verdict.PHANTOM:
             # A rejected write's event (Redis applies the rest of a failed transaction):
             # it describes no stored change, so it has no effect.

@@ -126,3 +126,17 @@ def test_notification_service_rejects_a_wrong_api_key(stack: Stack) -> None:
     assert httpx.post(url, json=body, headers={"X-API-Key": "wrong"}).status_code == 401
     assert httpx.post(url, json=body).status_code == 401
     assert httpx.post(url, json=body, headers={"X-API-Key": API_KEY}).status_code == 200
+
+
+def test_a_create_publishes_its_event_and_a_small_index_marker_not_the_page(
+    api: httpx.Client, stack: Stack, redis_server: RedisServer
+) -> None:
+    """Both projections of a create survive daprd's outbox (pub/sub is Redis Streams in
+    every stack, so the topic's messages can be read back)."""
+    task = api.post("/tasks", json={"title": "look at the topic"}).json()
+    eventually(lambda: "task.created" in _activity_types(api, task["id"]))
+    stream = redis_server.command("XRANGE", stack.topic, "-", "+", "COUNT", "100000")
+    assert task["id"].encode() in stream
+    assert b"taskapi.index-write" in stream
+    assert b'\\"entries\\"' not in stream
+    assert b'"entries"' not in stream

@@ -45,9 +45,8 @@ class FakeStore:
                                   event.event_id)
         self.records[TID] = record
 
-    async def record(self, task_id: str) -> tuple[TaskRecord, str] | None:
-        found = self.records.get(task_id)
-        return (found, "1") if found else None
+    async def seen(self, task_id: str) -> tuple[TaskActivity | None, TaskRecord | None]:
+        return self.activities.get(task_id), self.records.get(task_id)
 
     async def activity(self, task_id: str) -> TaskActivity | None:
         return self.activities.get(task_id)
