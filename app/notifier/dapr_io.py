@@ -95,3 +95,4 @@ class DaprIO:
             if current is not None and current[1] != etag:
                 raise ClaimTakenError(key) from None
             raise
+

@@ -28,35 +28,49 @@ class Notifications:
 
     async def notify(self, request: NotifyRequest) -> Outcome:
         key = claim_key(request.event_id)
-        now = datetime.now(UTC)
         mine = Claim(event_id=request.event_id, task_id=request.task_id,
-                     state=ClaimState.PENDING, by=self._settings.replica, at=now)
-        etag: str | None = None
-        existing = await self._io.read_claim(key)
-        if existing is not None:
-            decision = decide(existing[0], now, timedelta(seconds=self._settings.lease_seconds))
-            if decision == Decision.DUPLICATE:
-                log.info("Duplicate notification ignored event_id=%s task=%s", request.event_id,
-                         request.task_id)
-                return Outcome.DUPLICATE
-            if decision == Decision.BUSY:
-                return Outcome.BUSY
-            etag = existing[1]
-            log.warning("Taking over an unfinished notification event_id=%s from=%s",
-                        request.event_id, existing[0].by)
+                     state=ClaimState.PENDING, by=self._settings.replica,
+                     at=datetime.now(UTC))
         try:
-            await self._io.write_claim(key, mine, etag)
+            # The common case, one call: nobody has claimed this event yet.
+            await self._io.write_claim(key, mine, None)
         except ClaimTakenError:
-            return Outcome.BUSY  # the redelivery will find the winner's claim
+            outcome = await self._take_over(key, mine)
+            if outcome is not None:
+                return outcome
         self._recorder.record(request)
         log.info("Notification delivered event_id=%s task=%s type=%s", request.event_id,
                  request.task_id, request.event_type)
         await self._mark_sent(key, mine)
         return Outcome.SENT
 
+    async def _take_over(self, key: str, mine: Claim) -> Outcome | None:
+        """None when this replica now holds the claim; else why it must not send."""
+        existing = await self._io.read_claim(key)
+        if existing is None:
+            return Outcome.BUSY  # expired or removed meanwhile: the redelivery decides
+        decision = decide(existing[0], mine.at, timedelta(seconds=self._settings.lease_seconds))
+        if decision == Decision.DUPLICATE:
+            log.info("Duplicate notification ignored event_id=%s task=%s", mine.event_id,
+                     mine.task_id)
+            return Outcome.DUPLICATE
+        if decision == Decision.BUSY:
+            return Outcome.BUSY
+        log.warning("Taking over an unfinished notification event_id=%s from=%s",
+                    mine.event_id, existing[0].by)
+        try:
+            await self._io.write_claim(key, mine, existing[1])
+        except ClaimTakenError:
+            return Outcome.BUSY  # the redelivery will find the winner's claim
+        return None
+
     async def _mark_sent(self, key: str, mine: Claim) -> None:
         """Best effort. A claim left pending (this fails, or the process dies before it)
-        is taken over after the lease: the one window where a notification can repeat."""
+        is taken over after the lease: the one window where a notification can repeat.
+
+        Read, then write under the ETag: a write without one cannot replace a key created
+        first-write on Redis, and Dapr does not return the ETag of a write.
+        """
         sent = mine.model_copy(update={"state": ClaimState.SENT, "at": datetime.now(UTC)})
         try:
             claimed = await self._io.read_claim(key)

@@ -250,28 +250,28 @@ class TaskStore:
 
     # -- what the subscription processed (dedup record + observable effect) ---------------
 
-    async def seen(self, task_id: str) -> tuple[TaskActivity | None, TaskRecord | None]:
-        """What the subscription recorded for a task, and the task's record: one call."""
+    async def seen(self, task_id: str) -> tuple[Stored | None, TaskRecord | None]:
+        """What the subscription recorded for a task (raw, with its ETag) and the task's
+        record: one call for both."""
         keys = [activity_key(task_id), task_key(task_id)]
         found = await self._io.get_many(keys)
-        stored = found.get(keys[0])
-        activity = TaskActivity.model_validate_json(stored.data) if stored else None
-        return activity, parse_record(found.get(keys[1]))
+        return found.get(keys[0]), parse_record(found.get(keys[1]))
 
     async def activity(self, task_id: str) -> TaskActivity | None:
-        stored = await self._io.get(activity_key(task_id))
-        return TaskActivity.model_validate_json(stored.data) if stored else None
+        return parse_activity(await self._io.get(activity_key(task_id)))
 
     async def record_activity(
         self, task_id: str, change: Callable[[TaskActivity | None], TaskActivity | None],
-        expire: bool,
+        expire: bool, known: Stored | None = None,
     ) -> None:
+        """Apply `change` to the task's activity; `known` (from seen()) saves the first read."""
         key = activity_key(task_id)
         ttl = self._settings.tombstone_ttl_seconds if expire else None
+        first: list[Stored | None] = [known]
 
         async def attempt() -> None:
-            stored = await self._io.get(key)
-            current = TaskActivity.model_validate_json(stored.data) if stored else None
+            stored = first.pop() if first else await self._io.get(key)
+            current = parse_activity(stored)
             new = change(current)
             if new is None or new == current:
                 return
@@ -286,3 +286,7 @@ class TaskStore:
                 raise EtagConflictError(key) from None
 
         await self._retrying(key, attempt)
+
+
+def parse_activity(stored: Stored | None) -> TaskActivity | None:
+    return TaskActivity.model_validate_json(stored.data) if stored else None

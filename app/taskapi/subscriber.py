@@ -20,7 +20,7 @@ from taskapi.index import INDEX_WRITE_KIND, IndexPage
 from taskapi.models import EventType, ReceivedEvent, TaskActivity, TaskEvent, utcnow
 from taskapi.records import Verdict, verify
 from taskapi.settings import Settings
-from taskapi.store import TaskStore
+from taskapi.store import TaskStore, parse_activity
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ class EventProcessor:
             return Delivery.RETRY
 
     async def _handle(self, event: TaskEvent) -> Delivery:
-        seen, record = await self._store.seen(event.task_id)
+        stored, record = await self._store.seen(event.task_id)
+        seen = parse_activity(stored)
         if seen is not None and seen.has(event.event_id):
             log.info("Event already processed event_id=%s task=%s", event.event_id,
                      event.task_id)
@@ -123,7 +124,7 @@ class EventProcessor:
                      event.event_id)
         await self._store.record_activity(
             event.task_id, lambda a: with_event(a, event),
-            expire=event.event_type == EventType.DELETED,
+            expire=event.event_type == EventType.DELETED, known=stored,
         )
         return Delivery.SUCCESS
 

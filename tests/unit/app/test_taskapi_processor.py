@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from taskapi import events
+from taskapi.dapr_io import Stored
 from taskapi.errors import DaprUnavailableError, InvocationError
 from taskapi.models import Task, TaskActivity, TaskEvent, TaskStatus
 from taskapi.records import TaskRecord
@@ -45,15 +46,17 @@ class FakeStore:
                                   event.event_id)
         self.records[TID] = record
 
-    async def seen(self, task_id: str) -> tuple[TaskActivity | None, TaskRecord | None]:
-        return self.activities.get(task_id), self.records.get(task_id)
+    async def seen(self, task_id: str) -> tuple[Stored | None, TaskRecord | None]:
+        activity = self.activities.get(task_id)
+        stored = Stored(activity.model_dump_json().encode(), "1") if activity else None
+        return stored, self.records.get(task_id)
 
     async def activity(self, task_id: str) -> TaskActivity | None:
         return self.activities.get(task_id)
 
     async def record_activity(
         self, task_id: str, change: Callable[[TaskActivity | None], TaskActivity | None],
-        expire: bool,
+        expire: bool, known: Stored | None = None,
     ) -> None:
         new = change(self.activities.get(task_id))
         if new is not None:
