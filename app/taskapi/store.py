@@ -136,6 +136,9 @@ class TaskStore:
             # Each projection directly BEFORE its write: daprd 1.17 removes projections
             # from the list while iterating over it, and with two of them only this order
             # leaves both writes and both projections intact (pkg/runtime/pubsub/outbox.go).
+            # And on a store without the outbox metadata daprd writes projections as plain
+            # values: written first, they are overwritten by the real value, never the
+            # reverse (the events are then lost, the tasks are not).
             await self._io.transact([
                 Write(key, INDEX_WRITE_MARK, projection=True),
                 Write(key, _bytes(page.add(task.id)), etag=etag),
@@ -182,9 +185,9 @@ class TaskStore:
                     await self._io.put(task_key(task_id), _bytes(record).decode(), etag=etag)
                 else:
                     record = current.wrote(after, event.event_id, deleted=delete)
-                    await self._io.transact([
-                        Write(task_key(task_id), _bytes(record), etag=etag, ttl_seconds=ttl),
+                    await self._io.transact([  # projection first: see create()
                         Write(task_key(task_id), _bytes(event), projection=True),
+                        Write(task_key(task_id), _bytes(record), etag=etag, ttl_seconds=ttl),
                     ])
             except EtagConflictError:
                 if if_match not in (None, etags.ANY):
