@@ -2,6 +2,7 @@
 
 import logging
 
+from taskapi.dapr_io import Stored
 from taskapi.index import SHARDS, Cursor, IndexPage, page_key
 from taskapi.models import Task
 from taskapi.store import TaskStore
@@ -27,7 +28,7 @@ async def page_of_tasks(store: TaskStore, at: Cursor, size: int, max_reads: int,
     a cursor, never an unbounded request.
     """
     items: list[Task] = []
-    known: dict[str, IndexPage | None] = {}
+    known: dict[str, Stored | None] = {}
     for _ in range(max_reads):
         if at.done:
             return items, None
@@ -36,7 +37,8 @@ async def page_of_tasks(store: TaskStore, at: Cursor, size: int, max_reads: int,
             wanted = [page_key(c.shard, c.page) for c in _ahead(at)]
             found = await store.pages(wanted)
             known.update({k: found.get(k) for k in wanted})
-        page = known[key]
+        stored = known[key]
+        page = IndexPage.model_validate_json(stored.data) if stored else None
         if page is None:
             at = at.next_shard()  # past the shard's last page
             continue

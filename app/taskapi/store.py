@@ -119,9 +119,9 @@ class TaskStore:
                 tasks[task_id] = record.task
         return tasks
 
-    async def pages(self, keys: list[str]) -> dict[str, IndexPage]:
-        found = await self._io.get_many(keys)
-        return {k: IndexPage.model_validate_json(v.data) for k, v in found.items()}
+    async def pages(self, keys: list[str]) -> dict[str, Stored]:
+        """Index pages as stored (parsed by the caller, only those it uses)."""
+        return await self._io.get_many(keys)
 
     # -- writes ---------------------------------------------------------------------------
 
