@@ -44,8 +44,9 @@ from harness.ports import LOOPBACK
 from harness.postgres import PostgresServer
 from harness.redis import RedisServer
 from harness.waiting import eventually
+from taskapi.models import EventType, TaskActivity
 from taskapi.records import RECENT_EVENTS, TaskRecord
-from taskapi.store import task_key
+from taskapi.store import activity_key, task_key
 
 pytestmark = pytest.mark.integration
 
@@ -213,26 +214,36 @@ class Observed:
     delivered: Counter[str]  # event id -> deliveries to the witness
 
 
+def _bulk(f: FaultStack, keys: list[str]) -> dict[str, Any]:
+    """Values of ``keys`` read straight from the store through the Task API's daprd."""
+    url = f"{f.stack.taskapi_sidecar.http_url}/v1.0/state/statestore/bulk"
+    found: dict[str, Any] = {}
+    for i in range(0, len(keys), 200):
+        reply = httpx.post(url, json={"keys": keys[i:i + 200]}, timeout=60)
+        reply.raise_for_status()
+        found.update({item["key"]: item["data"] for item in reply.json() if item.get("data")})
+    return found
+
+
 def _observe(f: FaultStack, burst: Burst) -> Observed:
     ids = {t["id"] for t in _walk(f.api) if t["title"].startswith(burst.marker)}
     ids |= set(burst.contended)
-    state = f"{f.stack.taskapi_sidecar.http_url}/v1.0/state/statestore"
+    records = _bulk(f, [task_key(t) for t in sorted(ids)])
+    activities = _bulk(f, [activity_key(t) for t in sorted(ids)])
     stored: dict[str, str] = {}
     handled: Counter[str] = Counter()
     completions: set[str] = set()
     for task_id in sorted(ids):
-        reply = httpx.get(f"{state}/{task_key(task_id)}", timeout=30)
-        reply.raise_for_status()
-        record = TaskRecord.model_validate_json(reply.content)
+        record = TaskRecord.model_validate(records[task_key(task_id)])
         # The record remembers every change of this burst: none fell out of its window.
         assert record.task.revision < RECENT_EVENTS, record.task.revision
         stored.update({w.event_id: task_id for w in record.events})
-        activity = f.api.get(f"/tasks/{task_id}/activity")
-        if activity.status_code == 200:
-            for event in activity.json()["events"]:
-                handled[event["event_id"]] += 1
-                if event["event_type"] == "task.completed":
-                    completions.add(event["event_id"])
+        activity = activities.get(activity_key(task_id))
+        if activity is not None:
+            for event in TaskActivity.model_validate(activity).events:
+                handled[event.event_id] += 1
+                if event.event_type == EventType.COMPLETED:
+                    completions.add(event.event_id)
     notes = httpx.get(f"{f.stack.notifier.url}/notifications", timeout=30).json()
     notified = Counter(n["event_id"] for n in notes if n["task_id"] in ids)
     delivered = Counter(d["event_id"] for d in list(f.witness.deliveries)
@@ -244,12 +255,21 @@ def _settle_and_check(f: FaultStack, burst: Burst, fault: str) -> None:
     eventually(lambda: f.api.get("/ready").status_code == 200, timeout=120,
                what="the Task API ready again", tolerate=(httpx.HTTPError,))
 
+    last: list[Observed] = []
+
     def all_handled() -> Observed | None:
-        seen = _observe(f, burst)
-        return seen if set(seen.stored) <= set(seen.handled) else None
+        last[:] = [_observe(f, burst)]
+        return last[0] if set(last[0].stored) <= set(last[0].handled) else None
+
+    def unhandled() -> str:
+        if not last:
+            return ""
+        missing = set(last[0].stored) - set(last[0].handled)
+        return "stored, never handled (event id -> task): " + ", ".join(
+            f"{e}->{last[0].stored[e]}" for e in sorted(missing))
 
     eventually(all_handled, timeout=240, what="every stored change's event handled",
-               interval=2, tolerate=(httpx.HTTPError,))
+               interval=2, tolerate=(httpx.HTTPError,), explain=unhandled)
     # then stragglers: redeliveries, late outbox messages, discarded phantoms
     eventually(lambda: time.monotonic() - f.witness.last_delivery > QUIET_SECONDS,
                timeout=180, what=f"{QUIET_SECONDS} s without a delivery", interval=1)
