@@ -17,6 +17,7 @@ asserted (the machine's load moves them).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -144,6 +145,9 @@ def _ops(r: load.Result) -> str:
 
 
 def report(results: dict[str, Measured]) -> None:
+    load1, load5, _ = os.getloadavg()
+    print(f"\n(machine: {os.cpu_count()} CPUs, load average {load1:.1f} / {load5:.1f} "
+          "(1 / 5 min) at the end: numbers from a busy machine are lower for every subject)")
     print("\n== create -> get -> complete, closed loop (latency p50/p99 in ms) ==")
     print(f"{'':42} {'clients':>7} {'cycles/s':>9}   {'create':>14}  {'get':>14}  "
           f"{'complete':>14}  errors")
