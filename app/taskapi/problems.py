@@ -124,7 +124,28 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "unexpected error; see the server log")
 
 
+def _problems_only(app: FastAPI) -> None:
+    """FastAPI documents a response `model` as application/json too; failures are only
+    ever problem+json, so the spec says exactly that."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            for operations in spec.get("paths", {}).values():
+                for operation in operations.values():
+                    for response in operation.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM_JSON in content:
+                            content.pop("application/json", None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _problems_only(app)
     app.add_exception_handler(TaskApiError, _known)
     app.add_exception_handler(InvalidCursorError, _known)
     app.add_exception_handler(RequestValidationError, _invalid)
