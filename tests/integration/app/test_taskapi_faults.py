@@ -246,8 +246,9 @@ def _observe(f: FaultStack, burst: Burst) -> Observed:
                     completions.add(event.event_id)
     notes = httpx.get(f"{f.stack.notifier.url}/notifications", timeout=30).json()
     notified = Counter(n["event_id"] for n in notes if n["task_id"] in ids)
+    # TaskEvents only: the outbox also publishes what else a create writes (an index marker)
     delivered = Counter(d["event_id"] for d in list(f.witness.deliveries)
-                        if isinstance(d, dict) and d.get("task_id") in ids)
+                        if isinstance(d, dict) and d.get("task_id") in ids and "event_id" in d)
     return Observed(stored, handled, completions, notified, delivered)
 
 
