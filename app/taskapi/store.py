@@ -128,7 +128,10 @@ class TaskStore:
     async def create(self, task: Task, event: TaskEvent) -> Task:
         """Store `task` with its index entry and its event, all in one transaction."""
         record = TaskRecord.first(task, event.event_id)
-        shard = random.randrange(SHARDS)  # noqa: S311 - load spreading, not crypto
+        # A shard no create of this process is writing right now, so concurrent creates
+        # neither queue on a lock nor conflict on a page; random among those.
+        free = [n for n, lock in enumerate(self._locks) if not lock.locked()]
+        shard = random.choice(free or range(SHARDS))  # noqa: S311 - load spreading
 
         async def attempt() -> Task:
             page, etag = await self._open_page(shard)
