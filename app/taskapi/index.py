@@ -16,14 +16,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-# The outbox publishes every value a transaction writes (daprd 1.17, outbox.go). A create
-# writes its index page too, so that page would go out as a message of several KiB; a
-# projection replaces it with this marker, which subscribers recognise and skip.
-INDEX_WRITE_KIND = "taskapi.index-write"
-INDEX_WRITE_MARK = b'{"kind": "taskapi.index-write"}'
-
 SHARDS = 8
-PAGE_CAPACITY = 128
+# Small pages: the outbox publishes the page a create writes along with its event.
+PAGE_CAPACITY = 64
 INDEX_PREFIX = "index:"
 
 
@@ -42,7 +37,13 @@ class IndexPage(BaseModel):
     def full(self) -> bool:
         return self.next_seq > PAGE_CAPACITY
 
+    def has(self, task_id: str) -> bool:
+        return any(e.task_id == task_id for e in self.entries)
+
     def add(self, task_id: str) -> "IndexPage":
+        """With `task_id` listed once (a retried create finds its entry already there)."""
+        if self.has(task_id):
+            return self
         if self.full:
             raise ValueError(f"index page {self.shard}/{self.number} is full")
         entry = IndexEntry(seq=self.next_seq, task_id=task_id)

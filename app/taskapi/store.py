@@ -24,7 +24,6 @@ from taskapi.errors import (
     TaskNotFoundError,
 )
 from taskapi.index import (
-    INDEX_WRITE_MARK,
     PAGE_CAPACITY,
     SHARDS,
     HeadHint,
@@ -135,16 +134,20 @@ class TaskStore:
 
         async def attempt() -> Task:
             page, etag = await self._open_page(shard)
-            key = page_key(shard, page.number)
-            # Each projection directly BEFORE its write: daprd 1.17 removes projections
-            # from the list while iterating over it, and with two of them only this order
-            # leaves both writes and both projections intact (pkg/runtime/pubsub/outbox.go).
-            # And on a store without the outbox metadata daprd writes projections as plain
-            # values: written first, they are overwritten by the real value, never the
-            # reverse (the events are then lost, the tasks are not).
+            if page.has(task.id):
+                # An earlier attempt's page write stuck although its transaction failed:
+                # Redis applied part of it. Not a race to retry: the store refuses the rest.
+                raise DaprUnavailableError(
+                    f"state store {self._settings.state_store!r} applied only part of a "
+                    "transaction; check that it has the outbox metadata "
+                    "(outboxPublishPubsub, outboxPublishTopic)")
+            # The projection directly BEFORE its write: daprd 1.17 removes projections from
+            # the list while iterating over it, which leaves this order intact; and on a
+            # store without the outbox metadata daprd writes a projection as a plain value,
+            # which the real write after it then replaces. (A second projection, to publish
+            # a marker instead of the page, would break the page's ETag check there.)
             await self._io.transact([
-                Write(key, INDEX_WRITE_MARK, projection=True),
-                Write(key, _bytes(page.add(task.id)), etag=etag),
+                Write(page_key(shard, page.number), _bytes(page.add(task.id)), etag=etag),
                 Write(task_key(task.id), _bytes(event), projection=True),
                 Write(task_key(task.id), _bytes(record)),
             ])

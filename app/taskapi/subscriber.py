@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from taskapi.dapr_io import DaprIO
 from taskapi.errors import InvocationError, TaskApiError
-from taskapi.index import INDEX_WRITE_KIND, IndexPage
+from taskapi.index import IndexPage
 from taskapi.models import EventType, ReceivedEvent, TaskActivity, TaskEvent, utcnow
 from taskapi.records import Verdict, verify
 from taskapi.settings import Settings
@@ -36,8 +36,11 @@ class Delivery(StrEnum):
 
 
 class IndexWrite:
-    """The outbox also publishes the index page a create wrote (as a marker, see
-    taskapi.index.INDEX_WRITE_MARK): not an event, skipped without a Dapr call."""
+    """The outbox also publishes the index page a create wrote: not an event, skipped
+    without a Dapr call."""
+
+
+PAGE_FIELDS = frozenset(IndexPage.model_fields)
 
 
 def parse_message(raw: bytes) -> TaskEvent | IndexWrite | None:
@@ -50,18 +53,12 @@ def parse_message(raw: bytes) -> TaskEvent | IndexWrite | None:
             data = json.loads(data)
     except (ValueError, TypeError, KeyError):
         return None
-    if isinstance(data, dict) and data.get("kind") == INDEX_WRITE_KIND:
-        return IndexWrite()
+    if isinstance(data, dict) and data.keys() >= PAGE_FIELDS:
+        return IndexWrite()  # recognised by its shape: not worth validating every entry
     try:
         return TaskEvent.model_validate(data)
     except ValidationError:
-        pass
-    try:
-        # Without the projection (another daprd version) the page itself comes.
-        IndexPage.model_validate(data)
-    except ValidationError:
         return None
-    return IndexWrite()
 
 
 def with_event(activity: TaskActivity | None, event: TaskEvent) -> TaskActivity | None:

@@ -33,7 +33,7 @@ TEST_RETRY = {"policy": "constant", "duration": "500ms", "maxRetries": 60}
 
 
 def write_resources(target: Path, redis_address: str, secrets_file: Path, topic: str,
-                    postgres: str | None = None) -> Path:
+                    postgres: str | None = None, *, outbox: bool = True) -> Path:
     """components/local/ with its placeholders filled in, tuned for tests.
 
     postgres: a libpq connection string to swap the state store for
@@ -64,6 +64,8 @@ def write_resources(target: Path, redis_address: str, secrets_file: Path, topic:
                     items[key] = {"name": key, "value": value}
             if "outboxPublishTopic" in items:
                 items["outboxPublishTopic"]["value"] = topic
+            if not outbox:  # a state store as a user might reference it, without the outbox
+                items = {k: v for k, v in items.items() if not k.startswith("outbox")}
             spec["metadata"] = list(items.values())
         (target / name).write_text(yaml.safe_dump(doc, sort_keys=False))
     return target
@@ -106,7 +108,7 @@ class App:
 
 class Stack:
     def __init__(self, workdir: Path, redis_address: str, config: Path,
-                 postgres: str | None = None) -> None:
+                 postgres: str | None = None, outbox: bool = True) -> None:
         suffix = uuid.uuid4().hex[:6]
         self.workdir = workdir
         self.config = config
@@ -118,7 +120,7 @@ class Stack:
         secrets_file = workdir / "secrets.json"
         secrets_file.write_text(json.dumps({"notification-api-key": {"api-key": API_KEY}}))
         self.resources = write_resources(workdir / "resources", redis_address, secrets_file,
-                                         self.topic, postgres)
+                                         self.topic, postgres, outbox=outbox)
         self.notifier_sidecar = Daprd(self.notifier_id, None, self.resources, workdir,
                                       config=config)
         self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir,
