@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh machine, idempotently:
-# Debian packages (redis-server, podman, runc, debootstrap, uidmap), a Python venv with this
-# project, and the Go-built binaries (helm included).
+# Debian packages (redis-server, postgresql, podman, runc, debootstrap, uidmap), a Python venv
+# with this project, and the Go-built binaries (helm included).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf '==> %s\n' "$*"; }
 
-# Debian packages: redis-server for the tests and the demo; podman + runc (crun fails on this
-# machine's cgroups), debootstrap (the images' stand-in base) and uidmap for scripts/images.sh.
+# Debian packages: redis-server for the tests and the demo; postgresql, whose server binaries
+# (initdb, postgres) the PostgreSQL state store's tests run directly (the package's own
+# cluster service is not used); podman + runc (crun fails on this machine's cgroups),
+# debootstrap (the images' stand-in base) and uidmap for scripts/images.sh.
 apt_packages=()
 command -v redis-server >/dev/null || apt_packages+=(redis-server)
 command -v podman >/dev/null || apt_packages+=(podman)
 command -v runc >/dev/null || apt_packages+=(runc)
 command -v debootstrap >/dev/null || apt_packages+=(debootstrap)
 command -v newuidmap >/dev/null || apt_packages+=(uidmap)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -12,6 +12,7 @@ from harness import binaries
 from harness.dapr import write_configuration
 from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import Cluster
+from harness.postgres import PostgresServer
 from harness.redis import RedisServer
 
 _workdirs: list[Path] = []
@@ -77,6 +78,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     workdir = tmp_path_factory.mktemp("redis")
     _workdirs.append(workdir)
     with RedisServer(workdir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (Debian's package, loopback, trust auth).
+
+    Stacks sharing it keep apart with their own database (``create_database``) or table
+    (``statestore_component(table=...)``); ``write_statestore`` writes the Dapr Component.
+    """
+    workdir = tmp_path_factory.mktemp("postgres")
+    _workdirs.append(workdir)
+    with PostgresServer(workdir) as server:
         yield server
 
 

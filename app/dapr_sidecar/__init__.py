@@ -9,8 +9,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp  # the SDK's own HTTP dependency, used here only to probe the sidecar
 from dapr.aio.clients import DaprClient
-from dapr.aio.clients.health import DaprHealth
+from dapr.clients.http.conf import DAPR_API_TOKEN_HEADER
+from dapr.clients.http.helpers import get_api_url
+from dapr.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +27,15 @@ class SidecarConnection:
 
     async def connect(self) -> None:
         # The SDK constructor probes the sidecar with blocking calls (urllib + time.sleep);
-        # waiting on the SDK's async probe first makes that one return at once.
+        # waiting here first, without blocking, makes that probe return at once. Not the
+        # SDK's async probe: it print()s every failed attempt, which breaks JSON logs.
         while self.client is None:
             try:
                 async with asyncio.timeout(self._wait_seconds):
-                    await DaprHealth.wait_for_sidecar()  # type: ignore[no-untyped-call]
+                    await _wait_for_sidecar()
             except TimeoutError:
-                log.warning("Dapr sidecar not reachable yet; still waiting")
+                log.warning("Dapr sidecar not reachable yet; still waiting url=%s",
+                            get_api_url())
                 continue
             self.client = DaprClient()
             log.info("Dapr client ready")
@@ -39,6 +44,21 @@ class SidecarConnection:
         if self.client is not None:
             await self.client.close()  # type: ignore[no-untyped-call]
             self.client = None
+
+
+async def _wait_for_sidecar(interval: float = 0.5) -> None:
+    """Until the sidecar's outbound health endpoint answers 2xx (runs under a timeout)."""
+    url = f"{get_api_url()}/healthz/outbound"
+    token = settings.DAPR_API_TOKEN
+    headers = {DAPR_API_TOKEN_HEADER: token} if token else {}
+    probe = aiohttp.ClientTimeout(total=2)
+    async with aiohttp.ClientSession(timeout=probe) as session:
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url, headers=headers) as response:
+                    if response.ok:
+                        return
+            await asyncio.sleep(interval)
 
 
 @contextlib.asynccontextmanager

@@ -2,13 +2,15 @@
 
 import uvicorn
 
+from dapr_sidecar import logs
 from notifier.main import create_app
 from notifier.settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    logs.configure(settings.log_level, settings.log_format)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,20 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from dapr_sidecar import connected_in_background
-from notifier.dapr_io import DaprIO, SecretUnavailableError
+from notifier.dapr_io import DaprIO, SecretUnavailableError, StateUnavailableError
 from notifier.models import Notification, NotifyRequest, NotifyResult
 from notifier.recorder import Recorder
+from notifier.service import Notifications, Outcome
 from notifier.settings import Settings, get_settings
 
 PROBLEM_JSON = "application/problem+json"
 
 
 def _problem(code: int, title: str, detail: str) -> JSONResponse:
+    headers = {"Retry-After": "5"} if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
     return JSONResponse({"type": "about:blank", "title": title, "status": code,
-                         "detail": detail}, status_code=code, media_type=PROBLEM_JSON)
+                         "detail": detail}, status_code=code, media_type=PROBLEM_JSON,
+                        headers=headers)
 
 
 def _router(settings: Settings) -> APIRouter:
@@ -34,8 +37,16 @@ def _router(settings: Settings) -> APIRouter:
         if api_key is None or not hmac.compare_digest(api_key.encode(), expected.encode()):
             return _problem(status.HTTP_401_UNAUTHORIZED, "Unauthorized",
                             f"missing or wrong {settings.api_key_header} header")
-        recorder: Recorder = request.app.state.recorder
-        return NotifyResult(event_id=body.event_id, recorded=await recorder.record(body))
+        notifications: Notifications = request.app.state.notifications
+        try:
+            outcome = await notifications.notify(body)
+        except StateUnavailableError as exc:
+            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
+        if outcome == Outcome.BUSY:
+            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable",
+                            f"event {body.event_id} is being notified by another replica; "
+                            "retry later")
+        return NotifyResult(event_id=body.event_id, recorded=outcome == Outcome.SENT)
 
     @router.get("/notifications")
     async def notifications(request: Request, task_id: str | None = None) -> list[Notification]:
@@ -64,8 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         io = DaprIO(settings)
+        recorder = Recorder()
         app.state.io = io
-        app.state.recorder = Recorder()
+        app.state.recorder = recorder
+        app.state.notifications = Notifications(io, recorder, settings)
         async with connected_in_background(io.sidecar):
             yield
 

@@ -18,10 +18,9 @@ class Notification(BaseModel):
     event_type: str
     title: str
     received_at: AwareDatetime
-    # Deliveries of the same event after the first: recorded, not notified again.
-    duplicates: int = 0
 
 
 class NotifyResult(BaseModel):
     event_id: str
+    # True only for the one delivery that sent the notification.
     recorded: bool

@@ -1,6 +1,9 @@
-"""Idempotent record of notifications, keyed by event id (process memory: a reference service)."""
+"""What this reference notification-service "sends": kept in process memory for inspection.
 
-import asyncio
+Deduplication is not done here but durably, across replicas (notifier.claims); a real
+service would deliver an e-mail or a webhook at the place this records.
+"""
+
 from datetime import UTC, datetime
 
 from notifier.models import Notification, NotifyRequest
@@ -8,22 +11,14 @@ from notifier.models import Notification, NotifyRequest
 
 class Recorder:
     def __init__(self) -> None:
-        self._by_event: dict[str, Notification] = {}
-        self._lock = asyncio.Lock()
+        self._sent: list[Notification] = []
 
-    async def record(self, request: NotifyRequest) -> bool:
-        """True when this event is new; a repeated event only counts as a duplicate."""
-        async with self._lock:
-            known = self._by_event.get(request.event_id)
-            if known is not None:
-                known.duplicates += 1
-                return False
-            self._by_event[request.event_id] = Notification(
-                event_id=request.event_id, task_id=request.task_id,
-                event_type=request.event_type, title=request.title,
-                received_at=datetime.now(UTC),
-            )
-            return True
+    def record(self, request: NotifyRequest) -> None:
+        self._sent.append(Notification(
+            event_id=request.event_id, task_id=request.task_id,
+            event_type=request.event_type, title=request.title,
+            received_at=datetime.now(UTC),
+        ))
 
     def list(self, task_id: str | None = None) -> list[Notification]:
-        return [n for n in self._by_event.values() if task_id is None or n.task_id == task_id]
+        return [n for n in self._sent if task_id is None or n.task_id == task_id]

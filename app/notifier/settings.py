@@ -1,6 +1,9 @@
 """The one settings object of the reference notification-service (NOTIFIER_* env)."""
 
+import os
+import socket
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +25,16 @@ class Settings(BaseSettings):
     secret_cache_seconds: float = Field(default=30.0, ge=0)
     dapr_call_timeout_seconds: float = Field(default=5.0, gt=0)
     sidecar_wait_seconds: float = Field(default=60.0, gt=0)
+    # Where the first-write claims per event id live (the component's key prefix keeps them
+    # apart from the Task API's keys); how long a claim is kept; how long a pending claim
+    # blocks other replicas before they take it over (the sender presumably died).
+    state_store: str = "statestore"
+    claim_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    # Names this replica in its claims (a pod name in Kubernetes).
+    replica: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
 
 
 @lru_cache

@@ -16,6 +16,7 @@ import aiohttp  # only for the exception types of the SDK's HTTP invocation tran
 import grpc  # type: ignore[import-untyped]
 from dapr.aio.clients import DaprClient
 from dapr.clients.exceptions import DaprHttpError, DaprInternalError
+from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
 from dapr_sidecar import SidecarConnection
@@ -35,10 +36,37 @@ TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 REJECTED_KEY_HTTP = frozenset({401, 403})
 
 
+# Operation metadata the outbox reads (daprd pkg/runtime/pubsub/outbox.go): the operation
+# marked as projection is not stored; its value becomes the published event of the write
+# with the same key, with this content type (a CloudEvent whose `data` is the JSON object).
+PROJECTION = {"outbox.projection": "true", "contentType": JSON}
+
+
 @dataclass(frozen=True)
 class Stored:
     data: bytes
     etag: str
+
+
+@dataclass(frozen=True)
+class Write:
+    """One operation of a state transaction: value None deletes the key."""
+
+    key: str
+    value: bytes | None
+    # The store ETag the key must still have; None writes unconditionally.
+    etag: str | None = None
+    ttl_seconds: int | None = None
+    projection: bool = False
+
+    def operation(self) -> TransactionalStateOperation:
+        metadata = dict(PROJECTION) if self.projection else {}
+        if self.ttl_seconds:
+            metadata[TTL_METADATA] = str(self.ttl_seconds)
+        kind = (TransactionOperationType.delete if self.value is None
+                else TransactionOperationType.upsert)
+        return TransactionalStateOperation(self.key, self.value, etag=self.etag,
+                                           operation_type=kind, metadata=metadata or None)
 
 
 def _grpc_code(exc: BaseException) -> object | None:
@@ -128,17 +156,19 @@ class DaprIO:
         return found
 
     async def put(
-        self, key: str, value: str, etag: str | None, ttl_seconds: int | None = None
+        self, key: str, value: str, etag: str | None, ttl_seconds: int | None = None,
+        *, first_write: bool = True,
     ) -> None:
-        """Write `key`; etag=None means create: it fails if the key already exists.
+        """Write `key` outside a transaction; with etag=None and first_write it only creates.
 
         Dapr skips the ETag check for a missing key, so "create" uses first-write
         concurrency without an ETag, which the Redis store refuses on an existing key that
-        was itself written first-write (all our documents are).
+        was itself written first-write, and PostgreSQL refuses on any existing key.
         """
         client = self._require()
         store = self._settings.state_store
-        options = StateOptions(concurrency=Concurrency.first_write)
+        concurrency = Concurrency.first_write if first_write else Concurrency.last_write
+        options = StateOptions(concurrency=concurrency)
         metadata = {TTL_METADATA: str(ttl_seconds)} if ttl_seconds else {}
         await self._bounded(
             f"writing {key!r} to state store {store!r}",
@@ -152,16 +182,29 @@ class DaprIO:
         await self._bounded(f"deleting {key!r} from state store {store!r}",
                             client.delete_state(store, key, etag=etag))
 
-    # -- pub/sub -------------------------------------------------------------------------
+    async def transact(self, writes: list[Write]) -> None:
+        """Commit `writes` as one state transaction (with the outbox: their event too).
 
-    async def publish(self, event: TaskEvent) -> None:
+        Inside a transaction every failure comes back as INTERNAL, a stale ETag included.
+        Re-reading the checked keys tells them apart: one whose ETag moved means another
+        writer won (EtagConflictError, retry); otherwise the store itself failed (503).
+        """
         client = self._require()
-        s = self._settings
-        await self._bounded(
-            f"publishing {event.event_type} to {s.pubsub}/{s.topic}",
-            client.publish_event(s.pubsub, s.topic, event.model_dump_json(),
-                                 data_content_type=JSON),
-        )
+        store = self._settings.state_store
+        what = f"transaction on {', '.join(w.key for w in writes if not w.projection)}"
+        try:
+            await self._bounded(f"{what} in state store {store!r}",
+                                client.execute_state_transaction(
+                                    store, [w.operation() for w in writes]))
+        except DaprUnavailableError:
+            checked = {w.key: w.etag for w in writes if w.etag is not None and not w.projection}
+            if not checked or not self.connected:
+                raise
+            now = await self.get_many(list(checked))
+            moved = [k for k, etag in checked.items() if k not in now or now[k].etag != etag]
+            if moved:
+                raise EtagConflictError(f"{', '.join(moved)} changed meanwhile") from None
+            raise
 
     # -- secrets and invocation ----------------------------------------------------------
 

@@ -14,9 +14,15 @@ class TaskNotFoundError(TaskApiError):
 class PreconditionFailedError(TaskApiError):
     def __init__(self, task_id: str, expected: str, current: str) -> None:
         super().__init__(
-            f"task {task_id!r} changed: If-Match {expected!r} does not match ETag {current!r}; "
+            f"task {task_id!r} changed: If-Match {expected!r} does not match ETag {current}; "
             "GET it again and retry with the new ETag"
         )
+
+
+class PreconditionRequiredError(TaskApiError):
+    def __init__(self) -> None:
+        super().__init__("this API requires If-Match on changes: GET the task and send its "
+                         "ETag as If-Match (or * to overwrite whatever is stored)")
 
 
 class EtagConflictError(TaskApiError):

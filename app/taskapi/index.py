@@ -1,58 +1,116 @@
-"""The task index: Redis state has no queries, so listing walks this ordered list of ids.
+"""The task index: bounded pages in shards, so listing needs no query API and no value grows.
 
-Each id gets a sequence number when it is added, from a counter inside the same document,
-so sequence order is commit order. Paging by "sequence > cursor" (keyset, not offset)
-means a concurrent delete never shifts a later task into an already-read page and a
-concurrent create always lands after every cursor handed out before it: nothing is listed
-twice and nothing that exists for the whole listing is skipped.
+Redis state has no queries, so listing walks index pages. Each shard is a chain of pages
+`index:<shard>:<page>`; a page holds at most PAGE_CAPACITY entries and is never reused once
+full, so every stored value stays small (well under 64 KiB) at any number of tasks, and a
+create touches one page whatever the total. Each entry has a sequence number within its
+page that never changes; removals leave the others in place.
+
+Keyset paging walks (shard, page, seq) in order: a task that exists for the whole listing
+sits at one fixed position and is listed exactly once; a task created meanwhile lands either
+ahead of the cursor (listed) or behind it (not listed), never twice.
 """
+
+import re
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+SHARDS = 8
+# Small pages: the outbox publishes the page a create writes along with its event.
+PAGE_CAPACITY = 64
+INDEX_PREFIX = "index:"
+
 
 class IndexEntry(BaseModel):
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=PAGE_CAPACITY)
     task_id: str
 
 
-class TaskIndex(BaseModel):
-    next_seq: int = Field(default=1, ge=1)
-    entries: list[IndexEntry] = Field(default_factory=list)
+class IndexPage(BaseModel):
+    shard: int = Field(ge=0, lt=SHARDS)
+    number: int = Field(ge=0)
+    next_seq: int = Field(default=1, ge=1, le=PAGE_CAPACITY + 1)
+    entries: list[IndexEntry] = Field(default_factory=list, max_length=PAGE_CAPACITY)
 
-    def contains(self, task_id: str) -> bool:
+    @property
+    def full(self) -> bool:
+        return self.next_seq > PAGE_CAPACITY
+
+    def has(self, task_id: str) -> bool:
         return any(e.task_id == task_id for e in self.entries)
 
-    def add(self, task_id: str) -> "TaskIndex":
-        if self.contains(task_id):
+    def add(self, task_id: str) -> "IndexPage":
+        """With `task_id` listed once (a retried create finds its entry already there)."""
+        if self.has(task_id):
             return self
+        if self.full:
+            raise ValueError(f"index page {self.shard}/{self.number} is full")
         entry = IndexEntry(seq=self.next_seq, task_id=task_id)
-        return TaskIndex(next_seq=self.next_seq + 1, entries=[*self.entries, entry])
+        return self.model_copy(update={"next_seq": self.next_seq + 1,
+                                       "entries": [*self.entries, entry]})
 
-    def remove(self, task_id: str) -> "TaskIndex":
-        return TaskIndex(
-            next_seq=self.next_seq, entries=[e for e in self.entries if e.task_id != task_id]
-        )
+    def without(self, task_ids: set[str]) -> "IndexPage":
+        return self.model_copy(
+            update={"entries": [e for e in self.entries if e.task_id not in task_ids]})
 
-    def after(self, cursor: int, limit: int) -> tuple[list[IndexEntry], int | None]:
-        """Up to `limit` entries past `cursor`, and the cursor to continue from (None: done)."""
+    def after(self, seq: int) -> list[IndexEntry]:
         # Entries are appended in seq order and never reordered, so they stay sorted.
-        rest = [e for e in self.entries if e.seq > cursor]
-        page = rest[:limit]
-        more = len(rest) > limit
-        return page, (page[-1].seq if more else None)
+        return [e for e in self.entries if e.seq > seq]
+
+
+def page_key(shard: int, number: int) -> str:
+    return f"{INDEX_PREFIX}{shard}:{number}"
+
+
+def head_key(shard: int) -> str:
+    """A hint of the shard's newest page, so a new process need not walk the chain."""
+    return f"{INDEX_PREFIX}{shard}:head"
+
+
+class HeadHint(BaseModel):
+    page: int = Field(ge=0)
 
 
 class InvalidCursorError(ValueError):
     pass
 
 
-def parse_cursor(raw: str | None) -> int:
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """Position in the walk: continue in `shard` at page `page` after entry `seq`."""
+
+    shard: int = 0
+    page: int = 0
+    seq: int = 0
+
+    def next_shard(self) -> "Cursor":
+        return Cursor(self.shard + 1, 0, 0)
+
+    def next_page(self) -> "Cursor":
+        return Cursor(self.shard, self.page + 1, 0)
+
+    @property
+    def done(self) -> bool:
+        return self.shard >= SHARDS
+
+
+# Documented in the OpenAPI. Any page and seq are positions (past the end just means
+# "nothing more there"); only the shard must exist.
+CURSOR_PATTERN = rf"^v1\.[0-{SHARDS - 1}]\.[0-9]{{1,8}}\.[0-9]{{1,3}}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
+def parse_cursor(raw: str | None) -> Cursor:
     if raw is None or raw == "":
-        return 0
-    if not raw.isdigit():
+        return Cursor()
+    if _CURSOR.fullmatch(raw) is None:
         raise InvalidCursorError(f"cursor must be a value returned as next_cursor, got {raw!r}")
-    return int(raw)
+    _, shard, page, seq = raw.split(".")
+    return Cursor(int(shard), int(page), int(seq))
 
 
-def format_cursor(seq: int | None) -> str | None:
-    return None if seq is None else str(seq)
+def format_cursor(cursor: Cursor | None) -> str | None:
+    if cursor is None or cursor.done:
+        return None
+    return f"v1.{cursor.shard}.{cursor.page}.{cursor.seq}"

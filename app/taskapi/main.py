@@ -10,6 +10,7 @@ from taskapi import health, metrics, problems, routes, subscriber
 from taskapi.dapr_io import DaprIO
 from taskapi.service import TaskService
 from taskapi.settings import Settings, get_settings
+from taskapi.store import TaskStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -18,17 +19,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         io = DaprIO(settings)
-        service = TaskService(io, settings)
+        store = TaskStore(io, settings)
+        app.state.settings = settings
         app.state.io = io
-        app.state.service = service
-        app.state.processor = subscriber.EventProcessor(io, service.store)
+        app.state.service = TaskService(store, settings)
+        app.state.processor = subscriber.EventProcessor(io, store)
         async with connected_in_background(io.sidecar):
             yield
 
-    app = FastAPI(title="Task API", lifespan=lifespan)
+    app = FastAPI(title="Task API", version="2", lifespan=lifespan)
     problems.install(app)
     metrics.install(app)  # OP-HA: GET /metrics (requests by route/status, Dapr call latency)
     app.include_router(health.router)
     app.include_router(routes.router)
     subscriber.subscribe(app, settings)
+    # What a 405's Allow header is computed from (problems._allowed).
+    app.state.routes = [*health.router.routes, *routes.router.routes]
     return app

@@ -1,13 +1,10 @@
-"""Task use cases: persist through the store, then announce the change on pub/sub."""
+"""Task use cases: each change is one store transaction that carries its own event."""
 
-from taskapi import events
-from taskapi.dapr_io import DaprIO
-from taskapi.errors import DaprUnavailableError, TaskApiError
+from taskapi import events, listing
 from taskapi.index import format_cursor, parse_cursor
 from taskapi.models import (
     Task,
     TaskCreate,
-    TaskEvent,
     TaskPage,
     TaskStatus,
     TaskUpdate,
@@ -15,69 +12,63 @@ from taskapi.models import (
     utcnow,
 )
 from taskapi.settings import Settings
-from taskapi.store import TaskStore, Versioned, touched
+from taskapi.store import TaskStore
+
+
+def touched(task: Task, **changes: object) -> Task:
+    """A new version of `task`: the changes, a later updated_at, the next revision.
+
+    Validated (model_validate, not model_copy): a change that would not read back is
+    refused before anything is written.
+    """
+    data = {**task.model_dump(), **changes, "updated_at": utcnow(), "revision": task.revision + 1}
+    return Task.model_validate(data)
 
 
 class TaskService:
-    def __init__(self, io: DaprIO, settings: Settings) -> None:
-        self._io = io
+    def __init__(self, store: TaskStore, settings: Settings) -> None:
         self._settings = settings
-        self.store = TaskStore(io, settings)
+        self.store = store
 
-    async def _announce(self, event: TaskEvent | None, done: str) -> None:
-        if event is None:
-            return
-        try:
-            await self._io.publish(event)
-        except TaskApiError as exc:
-            # The change is stored; say so, so the client does not blindly repeat a create.
-            raise DaprUnavailableError(
-                f"{done}, but its {event.event_type} event could not be published: {exc}"
-            ) from exc
-
-    async def create(self, body: TaskCreate) -> Versioned:
+    async def create(self, body: TaskCreate) -> Task:
         now = utcnow()
-        task = Task(id=new_id(), created_at=now, updated_at=now, **body.model_dump())
-        saved = await self.store.insert(task)
-        await self._announce(events.created(task, now), f"task {task.id} was created")
-        return saved
+        task = Task.model_validate({"id": new_id(), "created_at": now, "updated_at": now,
+                                    **body.model_dump()})
+        return await self.store.create(task, events.created(task))
 
-    async def get(self, task_id: str) -> Versioned:
+    async def get(self, task_id: str) -> Task:
         return await self.store.get(task_id)
 
-    async def update(self, task_id: str, body: TaskUpdate, if_match: str | None) -> Versioned:
-        changes = body.model_dump(exclude_unset=True)
-        _, saved = await self.store.replace(
-            task_id, if_match, lambda task: touched(task, utcnow(), **changes)
-        )
-        return saved
+    async def update(self, task_id: str, body: TaskUpdate, if_match: str | None) -> Task:
+        changes = body.changes()
 
-    async def set_status(self, task_id: str, status: TaskStatus, if_match: str | None) -> Versioned:
-        before, saved = await self.store.replace(
-            task_id, if_match, lambda task: touched(task, utcnow(), status=status)
-        )
-        event = events.status_changed(before, saved.task, saved.task.updated_at)
-        await self._announce(event, f"task {task_id} status was set to {status}")
-        return saved
+        def change(task: Task) -> tuple[Task, None]:
+            # A plain edit announces nothing (events cover create, status and delete), but
+            # it still moves the revision, so If-Match sees it.
+            return touched(task, **changes), None
+
+        _, after = await self.store.change(task_id, if_match, change)
+        return after
+
+    async def set_status(self, task_id: str, status: TaskStatus, if_match: str | None) -> Task:
+        def change(task: Task) -> tuple[Task, events.TaskEvent | None]:
+            if task.status == status:
+                return task, None  # nothing to write, nothing to announce
+            after = touched(task, status=status)
+            return after, events.status_changed(task, after)
+
+        _, after = await self.store.change(task_id, if_match, change)
+        return after
 
     async def delete(self, task_id: str, if_match: str | None) -> None:
-        task = await self.store.remove(task_id, if_match)
-        await self._announce(events.deleted(task, utcnow()), f"task {task_id} was deleted")
+        def change(task: Task) -> tuple[Task, events.TaskEvent]:
+            gone = touched(task)
+            return gone, events.deleted(gone)
+
+        await self.store.change(task_id, if_match, change, delete=True)
 
     async def list(self, cursor: str | None, limit: int | None) -> TaskPage:
         size = min(limit or self._settings.page_size_default, self._settings.page_size_max)
-        position = parse_cursor(cursor)
-        # One snapshot of the index per page: keyset paging keeps pages consistent across
-        # snapshots (see taskapi.index).
-        index = await self.store.index()
-        items: list[Task] = []
-        while len(items) < size:
-            entries, _ = index.after(position, size - len(items))
-            if not entries:
-                break
-            live = await self.store.live_tasks([e.task_id for e in entries])
-            items.extend(live[e.task_id] for e in entries if e.task_id in live)
-            position = entries[-1].seq
-        more, _ = index.after(position, 1)
-        return TaskPage(items=items, next_cursor=format_cursor(position if more else None),
-                        limit=size)
+        items, after = await listing.page_of_tasks(
+            self.store, parse_cursor(cursor), size, self._settings.list_max_page_reads)
+        return TaskPage(items=items, next_cursor=format_cursor(after), limit=size)

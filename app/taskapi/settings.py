@@ -1,6 +1,7 @@
 """The one settings object of the Task API: Dapr names come from the operator as TASKAPI_* env."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,13 @@ class Settings(BaseSettings):
     conflict_backoff_seconds: float = Field(default=0.01, ge=0)
     page_size_default: int = Field(default=20, ge=1)
     page_size_max: int = Field(default=100, ge=1)
+    # Index pages one list request may read: bounds a request that meets many emptied pages.
+    list_max_page_reads: int = Field(default=64, ge=1)
+    # True: PATCH, PUT .../status and DELETE without If-Match are refused with 428.
+    require_if_match: bool = False
+    # "text" (Kubernetes style `Message key=value`) or "json" (one JSON object per line).
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
     # Deleted tasks stay as tombstones for a while so a racing update cannot resurrect them
     # (an ETag on a missing Redis key skips the check, dapr/dapr#2739).
     tombstone_ttl_seconds: int = Field(default=3600, ge=1)

@@ -1,47 +1,48 @@
-"""Persistence of tasks in the Dapr state store: task documents, tombstones and the index."""
+"""Persistence of tasks: every change is ONE Dapr state transaction (record + index + event).
 
+The event rides the transactional outbox (an `outbox.projection` operation), so it is
+published exactly when the change commits. Writes are optimistic (store ETags); the one
+retry loop here re-reads and re-applies a change when another writer got in first.
+"""
+
+import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import ValidationError
 
-from taskapi import documents, etags
-from taskapi.dapr_io import DaprIO, Stored
+from taskapi import etags
+from taskapi.dapr_io import DaprIO, Stored, Write
 from taskapi.errors import (
     ConflictRetriesExhaustedError,
+    DaprUnavailableError,
     EtagConflictError,
     PreconditionFailedError,
+    TaskApiError,
     TaskNotFoundError,
 )
-from taskapi.index import TaskIndex
-from taskapi.models import Task, TaskActivity
+from taskapi.index import (
+    PAGE_CAPACITY,
+    SHARDS,
+    HeadHint,
+    IndexPage,
+    head_key,
+    page_key,
+)
+from taskapi.models import Task, TaskActivity, TaskEvent
+from taskapi.records import TaskRecord
 from taskapi.settings import Settings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 TASK_PREFIX = "task:"
 ACTIVITY_PREFIX = "activity:"
-INDEX_KEY = "task-index"
-
-
-class Tombstone(BaseModel):
-    """What a deleted task's key holds for a while: a racing update finds it and gets 404."""
-
-    id: str
-    deleted: Literal[True]
-
-
-_record: TypeAdapter[Tombstone | Task] = TypeAdapter(Tombstone | Task)
-
-
-@dataclass(frozen=True)
-class Versioned:
-    task: Task
-    # None when the store already moved past this version (a racing writer): no ETag then.
-    etag: str | None
+# Bound on walking a shard's chain to its newest page (from the head hint).
+MAX_PAGE_STEPS = 1000
 
 
 def task_key(task_id: str) -> str:
@@ -52,126 +53,249 @@ def activity_key(task_id: str) -> str:
     return f"{ACTIVITY_PREFIX}{task_id}"
 
 
-def _live(stored: Stored | None, task_id: str) -> Task:
-    record = _record.validate_json(stored.data) if stored else None
-    if not isinstance(record, Task):
-        raise TaskNotFoundError(task_id)
-    return record
+class CorruptRecordError(TaskApiError):
+    """A stored value that does not validate: never written by this app's current code."""
+
+
+def parse_record(stored: Stored | None) -> TaskRecord | None:
+    if stored is None:
+        return None
+    try:
+        return TaskRecord.model_validate_json(stored.data)
+    except ValidationError as exc:
+        raise CorruptRecordError(f"stored task record does not validate: {exc}") from exc
+
+
+def _bytes(model: TaskRecord | IndexPage | TaskEvent | HeadHint | TaskActivity) -> bytes:
+    # Validating on the way out too: nothing is stored that cannot be read back.
+    type(model).model_validate_json(raw := model.model_dump_json())
+    return raw.encode()
 
 
 class TaskStore:
     def __init__(self, io: DaprIO, settings: Settings) -> None:
         self._io = io
         self._settings = settings
+        # Per-process: which page each shard appends to, and one create per shard at a
+        # time, so this process's creates never conflict with each other on a page.
+        self._newest: list[int | None] = [None] * SHARDS
+        self._locks = [asyncio.Lock() for _ in range(SHARDS)]
 
-    async def get(self, task_id: str) -> Versioned:
+    # -- the one retry loop ---------------------------------------------------------------
+
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        retries = self._settings.conflict_retries
+        for n in range(retries):
+            try:
+                return await attempt()
+            except EtagConflictError:
+                # Jitter spreads out writers that collided, so the retries do not collide again.
+                base = self._settings.conflict_backoff_seconds * min(n + 1, 10)
+                await asyncio.sleep(base * (0.5 + random.random()))  # noqa: S311 - not crypto
+        raise ConflictRetriesExhaustedError(what, retries)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def record(self, task_id: str) -> tuple[TaskRecord, str] | None:
         stored = await self._io.get(task_key(task_id))
-        task = _live(stored, task_id)
-        assert stored is not None
-        return Versioned(task, stored.etag)
+        record = parse_record(stored)
+        if record is None or stored is None:
+            return None
+        return record, stored.etag
 
-    async def insert(self, task: Task) -> Versioned:
-        await self._io.put(task_key(task.id), task.model_dump_json(), etag=None)
-        try:
-            await documents.mutate(self._io, self._settings, INDEX_KEY, model=TaskIndex,
-                                   change=lambda index: (index or TaskIndex()).add(task.id))
-        except Exception:
-            # Unlisted tasks must not linger: undo the document, then report the failure.
-            try:
-                await self._io.delete(task_key(task.id), etag=None)
-            except Exception:  # the original error is the one to report
-                log.exception("could not remove task %s after its index update failed", task.id)
-            raise
-        return await self._confirm(task)
-
-    async def replace(
-        self, task_id: str, if_match: str | None, change: Callable[[Task], Task]
-    ) -> tuple[Task, Versioned]:
-        """Apply `change` under the task's ETag: 412 when If-Match is stale, else retried."""
-        for attempt in range(self._settings.conflict_retries):
-            current = await self.get(task_id)
-            assert current.etag is not None
-            if not etags.matches(if_match, current.etag):
-                raise PreconditionFailedError(task_id, str(if_match), current.etag)
-            after = change(current.task)
-            try:
-                await self._io.put(task_key(task_id), after.model_dump_json(), current.etag)
-            except EtagConflictError:
-                if if_match not in (None, etags.ANY):
-                    raise PreconditionFailedError(task_id, str(if_match), "(changed)") from None
-                await documents.backoff(self._settings, attempt)
-                continue
-            return current.task, await self._confirm(after)
-        raise ConflictRetriesExhaustedError(task_key(task_id),
-                                                      self._settings.conflict_retries)
-
-    async def remove(self, task_id: str, if_match: str | None) -> Task:
-        tombstone = Tombstone(id=task_id, deleted=True)
-        for attempt in range(self._settings.conflict_retries):
-            current = await self.get(task_id)
-            assert current.etag is not None
-            if not etags.matches(if_match, current.etag):
-                raise PreconditionFailedError(task_id, str(if_match), current.etag)
-            try:
-                await self._io.put(task_key(task_id), tombstone.model_dump_json(), current.etag,
-                                   ttl_seconds=self._settings.tombstone_ttl_seconds)
-            except EtagConflictError:
-                if if_match not in (None, etags.ANY):
-                    raise PreconditionFailedError(task_id, str(if_match), "(changed)") from None
-                await documents.backoff(self._settings, attempt)
-                continue
-            await self._unlist(task_id)
-            return current.task
-        raise ConflictRetriesExhaustedError(task_key(task_id),
-                                                      self._settings.conflict_retries)
-
-    async def _unlist(self, task_id: str) -> None:
-        try:
-            await documents.mutate(self._io, self._settings, INDEX_KEY, model=TaskIndex,
-                                   change=lambda index: index.remove(task_id) if index else None)
-        except Exception:
-            # The task is already a tombstone, which listing skips: a stale entry is harmless.
-            log.exception("task %s deleted but still in the index", task_id)
-
-    async def _confirm(self, written: Task) -> Versioned:
-        """The ETag of exactly the version written, or None if another writer got in first."""
-        stored = await self._io.get(task_key(written.id))
-        record = _record.validate_json(stored.data) if stored else None
-        if isinstance(record, Task) and record.revision == written.revision and stored:
-            return Versioned(written, stored.etag)
-        return Versioned(written, None)
-
-    async def index(self) -> TaskIndex:
-        stored = await self._io.get(INDEX_KEY)
-        return TaskIndex.model_validate_json(stored.data) if stored else TaskIndex()
+    async def get(self, task_id: str) -> Task:
+        found = await self.record(task_id)
+        if found is None or found[0].deleted:
+            raise TaskNotFoundError(task_id)
+        return found[0].task
 
     async def live_tasks(self, task_ids: list[str]) -> dict[str, Task]:
         found = await self._io.get_many([task_key(t) for t in task_ids])
         tasks: dict[str, Task] = {}
         for task_id in task_ids:
-            stored = found.get(task_key(task_id))
-            record = _record.validate_json(stored.data) if stored else None
-            if isinstance(record, Task):
-                tasks[task_id] = record
+            record = parse_record(found.get(task_key(task_id)))
+            if record is not None and not record.deleted:
+                tasks[task_id] = record.task
         return tasks
+
+    async def pages(self, keys: list[str]) -> dict[str, Stored]:
+        """Index pages as stored (parsed by the caller, only those it uses)."""
+        return await self._io.get_many(keys)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def create(self, task: Task, event: TaskEvent) -> Task:
+        """Store `task` with its index entry and its event, all in one transaction."""
+        record = TaskRecord.first(task, event.event_id)
+        # A shard no create of this process is writing right now, so concurrent creates
+        # neither queue on a lock nor conflict on a page; random among those.
+        free = [n for n, lock in enumerate(self._locks) if not lock.locked()]
+        shard = random.choice(free or range(SHARDS))  # noqa: S311 - load spreading
+
+        async def attempt() -> Task:
+            page, etag = await self._open_page(shard)
+            if page.has(task.id):
+                # An earlier attempt's page write stuck although its transaction failed:
+                # Redis applied part of it. Not a race to retry: the store refuses the rest.
+                raise DaprUnavailableError(
+                    f"state store {self._settings.state_store!r} applied only part of a "
+                    "transaction; check that it has the outbox metadata "
+                    "(outboxPublishPubsub, outboxPublishTopic)")
+            # The projection directly BEFORE its write: daprd 1.17 removes projections from
+            # the list while iterating over it, which leaves this order intact; and on a
+            # store without the outbox metadata daprd writes a projection as a plain value,
+            # which the real write after it then replaces. (A second projection, to publish
+            # a marker instead of the page, would break the page's ETag check there.)
+            await self._io.transact([
+                Write(page_key(shard, page.number), _bytes(page.add(task.id)), etag=etag),
+                Write(task_key(task.id), _bytes(event), projection=True),
+                Write(task_key(task.id), _bytes(record)),
+            ])
+            return task
+
+        async with self._locks[shard]:
+            try:
+                return await self._retrying(f"index shard {shard}", attempt)
+            except TaskApiError:
+                # On Redis a rejected transaction may have stored the record anyway: remove
+                # it, so no task exists that no listing shows (its event is then a phantom).
+                await self._forget(task.id)
+                raise
+
+    async def change(
+        self, task_id: str, if_match: str | None,
+        change: Callable[[Task], tuple[Task, TaskEvent | None]], *, delete: bool = False,
+    ) -> tuple[Task, Task]:
+        """Apply `change` to the live task under its store ETag, retried on conflict.
+
+        Returns (before, after). If-Match names a revision: a stale one is 412, and so is a
+        conflict with a writer that got in after the client's read.
+        """
+        async def attempt() -> tuple[Task, Task]:
+            found = await self.record(task_id)
+            if found is None or found[0].deleted:
+                raise TaskNotFoundError(task_id)
+            current, etag = found
+            if not etags.matches(if_match, current.task.revision):
+                raise PreconditionFailedError(task_id, str(if_match),
+                                              etags.to_header(current.task.revision))
+            after, event = change(current.task)
+            if event is None and after == current.task:
+                return current.task, after
+            ttl = self._settings.tombstone_ttl_seconds if delete else None
+            try:
+                if event is None:
+                    # No event: a plain write under the ETag. A transaction would not do:
+                    # the outbox publishes every value a transaction writes.
+                    record = current.model_copy(update={"task": after})
+                    await self._io.put(task_key(task_id), _bytes(record).decode(), etag=etag)
+                else:
+                    record = current.wrote(after, event.event_id, deleted=delete)
+                    await self._io.transact([  # projection first: see create()
+                        Write(task_key(task_id), _bytes(event), projection=True),
+                        Write(task_key(task_id), _bytes(record), etag=etag, ttl_seconds=ttl),
+                    ])
+            except EtagConflictError:
+                if if_match not in (None, etags.ANY):
+                    raise PreconditionFailedError(task_id, str(if_match), "(changed)") from None
+                raise
+            return current.task, after
+
+        return await self._retrying(task_key(task_id), attempt)
+
+    async def _open_page(self, shard: int) -> tuple[IndexPage, str]:
+        """The shard's newest page with room, and its store ETag (created if missing)."""
+        number = self._newest[shard]
+        if number is None:  # first create on this shard in this process
+            hint = await self._io.get(head_key(shard))
+            number = HeadHint.model_validate_json(hint.data).page if hint else 0
+        for _ in range(MAX_PAGE_STEPS):
+            key = page_key(shard, number)
+            stored = await self._io.get(key)
+            if stored is None:
+                # Pages are created outside transactions, first-write, so that a transaction
+                # always writes a page that exists: Dapr checks no ETag on a missing key, and
+                # two creates could otherwise both "create" the page and lose an entry.
+                empty = IndexPage(shard=shard, number=number)
+                try:
+                    await self._io.put(key, _bytes(empty).decode(), etag=None)
+                except (EtagConflictError, DaprUnavailableError):
+                    if await self._io.get(key) is None:
+                        raise
+                if number > 0:
+                    await self._io.put(head_key(shard), _bytes(HeadHint(page=number)).decode(),
+                                       etag=None, first_write=False)
+                continue
+            page = IndexPage.model_validate_json(stored.data)
+            if not page.full:
+                self._newest[shard] = number
+                return page, stored.etag
+            number += 1
+        raise DaprUnavailableError(f"index shard {shard} has more than {MAX_PAGE_STEPS} pages "
+                                   f"of {PAGE_CAPACITY} after its head hint")
+
+    async def _forget(self, task_id: str) -> None:
+        try:
+            await self._io.delete(task_key(task_id), etag=None)
+        except TaskApiError:  # the original error is the one to report
+            log.exception("Could not remove unlisted task record task=%s", task_id)
+
+    async def compact(self, key: str, dead: set[str]) -> None:
+        """Drop index entries of tasks that no longer exist (ids are never reused).
+
+        A plain write under the page's ETag, outside any transaction, so it publishes
+        nothing; losing a race only leaves the entries for the next listing.
+        """
+        stored = await self._io.get(key)
+        if stored is None:
+            return
+        page = IndexPage.model_validate_json(stored.data)
+        if not any(e.task_id in dead for e in page.entries):
+            return
+        try:
+            await self._io.put(key, _bytes(page.without(dead)).decode(), etag=stored.etag)
+        except TaskApiError as exc:
+            log.info("Index page compaction skipped key=%s reason=%s", key, exc)
 
     # -- what the subscription processed (dedup record + observable effect) ---------------
 
+    async def seen(self, task_id: str) -> tuple[Stored | None, TaskRecord | None]:
+        """What the subscription recorded for a task (raw, with its ETag) and the task's
+        record: one call for both."""
+        keys = [activity_key(task_id), task_key(task_id)]
+        found = await self._io.get_many(keys)
+        return found.get(keys[0]), parse_record(found.get(keys[1]))
+
     async def activity(self, task_id: str) -> TaskActivity | None:
-        stored = await self._io.get(activity_key(task_id))
-        return TaskActivity.model_validate_json(stored.data) if stored else None
+        return parse_activity(await self._io.get(activity_key(task_id)))
 
     async def record_activity(
         self, task_id: str, change: Callable[[TaskActivity | None], TaskActivity | None],
-        expire: bool,
+        expire: bool, known: Stored | None = None,
     ) -> None:
+        """Apply `change` to the task's activity; `known` (from seen()) saves the first read."""
+        key = activity_key(task_id)
         ttl = self._settings.tombstone_ttl_seconds if expire else None
-        await documents.mutate(self._io, self._settings, activity_key(task_id),
-                               model=TaskActivity, change=change, ttl_seconds=ttl)
+        first: list[Stored | None] = [known]
+
+        async def attempt() -> None:
+            stored = first.pop() if first else await self._io.get(key)
+            current = parse_activity(stored)
+            new = change(current)
+            if new is None or new == current:
+                return
+            try:
+                await self._io.put(key, _bytes(new).decode(), stored.etag if stored else None,
+                                   ttl_seconds=ttl)
+            except DaprUnavailableError:
+                # A refused first write surfaces as a plain store error: it is a conflict
+                # exactly when another writer created the document meanwhile.
+                if stored is not None or await self._io.get(key) is None:
+                    raise
+                raise EtagConflictError(key) from None
+
+        await self._retrying(key, attempt)
 
 
-def touched(task: Task, now: datetime, **changes: object) -> Task:
-    """A new version of `task`: the changes, a later updated_at, the next revision."""
-    return task.model_copy(
-        update={**changes, "updated_at": now, "revision": task.revision + 1}
-    )
+def parse_activity(stored: Stored | None) -> TaskActivity | None:
+    return TaskActivity.model_validate_json(stored.data) if stored else None

@@ -1,4 +1,9 @@
-"""The programmatic subscription to task events: dedup per event id, notify on completion."""
+"""The programmatic subscription to task events: verify, dedup per event id, notify.
+
+Delivery is at least once (the outbox and Redis Streams both redeliver), and on Redis an
+event may be a phantom of a rejected write. So an event is a claim checked against the
+stored record (taskapi.records.verify) and recorded per event id before it counts as done.
+"""
 
 import json
 import logging
@@ -11,9 +16,11 @@ from pydantic import ValidationError
 
 from taskapi.dapr_io import DaprIO
 from taskapi.errors import InvocationError, TaskApiError
+from taskapi.index import IndexPage
 from taskapi.models import EventType, ReceivedEvent, TaskActivity, TaskEvent, utcnow
+from taskapi.records import Verdict, verify
 from taskapi.settings import Settings
-from taskapi.store import TaskStore
+from taskapi.store import TaskStore, parse_activity
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +35,29 @@ class Delivery(StrEnum):
     DROP = "DROP"
 
 
-def parse_event(raw: bytes) -> TaskEvent | None:
+class IndexWrite:
+    """The outbox also publishes the index page a create wrote: not an event, skipped
+    without a Dapr call."""
+
+
+PAGE_FIELDS = frozenset(IndexPage.model_fields)
+
+
+def parse_message(raw: bytes) -> TaskEvent | IndexWrite | None:
     """The TaskEvent in a CloudEvent's `data` (not the envelope); None when malformed."""
     try:
         envelope = json.loads(raw)
         data: Any = envelope[CLOUDEVENT_DATA]
         if isinstance(data, str | bytes):
-            # Publishers that did not declare JSON content get their payload as a string.
+            # Payloads without a JSON content type arrive as a string.
             data = json.loads(data)
+    except (ValueError, TypeError, KeyError):
+        return None
+    if isinstance(data, dict) and data.keys() >= PAGE_FIELDS:
+        return IndexWrite()  # recognised by its shape: not worth validating every entry
+    try:
         return TaskEvent.model_validate(data)
-    except (ValueError, TypeError, KeyError, ValidationError):
+    except ValidationError:
         return None
 
 
@@ -57,29 +77,52 @@ class EventProcessor:
         self._store = store
 
     async def process(self, raw: bytes) -> Delivery:
-        event = parse_event(raw)
+        event = parse_message(raw)
+        if isinstance(event, IndexWrite):
+            return Delivery.SUCCESS
         if event is None:
-            log.warning("dropping malformed task event: %.200r", raw)
+            log.warning("Dropping malformed task event body=%.200r", raw)
             return Delivery.DROP
+        log.info("Received event: %s for task %s event_id=%s revision=%d", event.event_type,
+                 event.task_id, event.event_id, event.revision)
         try:
-            seen = await self._store.activity(event.task_id)
-            if seen is not None and seen.has(event.event_id):
-                log.info("event %s already processed", event.event_id)
-                return Delivery.SUCCESS
-            if event.event_type == EventType.COMPLETED:
-                # Notify before recording: a crash in between repeats the call, which the
-                # notification-service deduplicates, instead of losing the notification.
-                await self._io.notify(event)
-            await self._store.record_activity(
-                event.task_id, lambda a: with_event(a, event),
-                expire=event.event_type == EventType.DELETED,
-            )
+            return await self._handle(event)
         except InvocationError as exc:
-            log.warning("notification for event %s failed: %s", event.event_id, exc)
+            log.warning("Notification failed task=%s event_id=%s error=%s", event.task_id,
+                        event.event_id, exc)
             return Delivery.RETRY if exc.transient else Delivery.DROP
         except TaskApiError as exc:
-            log.warning("event %s not processed, will retry: %s", event.event_id, exc)
+            log.warning("Event not processed, will retry event_id=%s error=%s",
+                        event.event_id, exc)
             return Delivery.RETRY
+
+    async def _handle(self, event: TaskEvent) -> Delivery:
+        stored, record = await self._store.seen(event.task_id)
+        seen = parse_activity(stored)
+        if seen is not None and seen.has(event.event_id):
+            log.info("Event already processed event_id=%s task=%s", event.event_id,
+                     event.task_id)
+            return Delivery.SUCCESS
+        verdict = verify(record, event)
+        if verdict == Verdict.PHANTOM:
+            # A rejected write's event (Redis applies the rest of a failed transaction):
+            # it describes no stored change, so it has no effect.
+            log.info("Ignoring event of a change that was not stored event_id=%s task=%s "
+                     "revision=%d", event.event_id, event.task_id, event.revision)
+            return Delivery.SUCCESS
+        if verdict == Verdict.UNVERIFIABLE:
+            log.warning("Event too old to verify, acting on it event_id=%s task=%s",
+                        event.event_id, event.task_id)
+        if event.event_type == EventType.COMPLETED:
+            # notification-service deduplicates durably by event id, so a crash between
+            # this call and the record below repeats the call without a second notification.
+            await self._io.notify(event)
+            log.info("Notification sent for task %s event_id=%s", event.task_id,
+                     event.event_id)
+        await self._store.record_activity(
+            event.task_id, lambda a: with_event(a, event),
+            expire=event.event_type == EventType.DELETED, known=stored,
+        )
         return Delivery.SUCCESS
 
 

@@ -57,18 +57,27 @@ build_kwok() {
 }
 
 build_dapr() {
-  local out=$1 v src
+  local out=$1 v src cv contrib patchfile
   v=$(module_version dapr github.com/dapr/dapr)
+  cv=$(module_version dapr github.com/dapr/components-contrib)
   # Without a build tag daprd's components package holds only a file that panics. Build from
   # a copy of the dapr module in which that file is swapped for ours (components/registry.go),
   # which registers just the components we use; a go.work points the build at the copy.
-  go mod download github.com/dapr/dapr
-  src="$out/src/dapr"; mkdir -p "$out/src"
+  # components-contrib is built from a copy too, with dapr/patches/*.patch applied (each
+  # says why; one that no longer applies fails the build).
+  go mod download github.com/dapr/dapr github.com/dapr/components-contrib
+  src="$out/src/dapr"; contrib="$out/src/components-contrib"; mkdir -p "$out/src"
   cp -r "$(go list -m -f '{{.Dir}}' github.com/dapr/dapr)" "$src"; chmod -R u+w "$src"
   cp "$here/dapr/components/registry.go" "$src/cmd/daprd/components/zz_notag.go"
-  printf 'go %s\n\nuse %s\n\nreplace github.com/dapr/dapr %s => %s\n' \
+  cp -r "$(go list -m -f '{{.Dir}}' github.com/dapr/components-contrib)" "$contrib"
+  chmod -R u+w "$contrib"
+  for patchfile in "$here"/dapr/patches/*.patch; do
+    [ -e "$patchfile" ] || continue
+    patch --quiet --forward --batch -p1 -d "$contrib" < "$patchfile"
+  done
+  printf 'go %s\n\nuse %s\n\nreplace github.com/dapr/dapr %s => %s\n\nreplace github.com/dapr/components-contrib %s => %s\n' \
     "$(go mod edit -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["Go"])')" \
-    "$here/dapr" "$v" "$src" > "$out/src/go.work"
+    "$here/dapr" "$v" "$src" "$cv" "$contrib" > "$out/src/go.work"
   GOWORK="$out/src/go.work" go build -trimpath -o "$out/daprd" \
     -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${v#v}" .
   rm -rf "$out/src"

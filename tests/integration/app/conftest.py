@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,15 +10,27 @@ import httpx
 import pytest
 from taskapi_stack import Stack
 
+from harness.postgres import PostgresServer
 from harness.redis import RedisServer
 
+STORES = ["redis", "postgresql"]
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture(scope="module", params=STORES)
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, dapr_configuration: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    redis_server: RedisServer, dapr_configuration: Path,
 ) -> Iterator[Stack]:
+    """The two apps on the state store named by the parameter; pub/sub is Redis either way.
+
+    Only the component YAML differs between the two: the Python code is the same.
+    """
+    postgres: str | None = None
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        postgres = server.create_database(f"taskapi_{uuid.uuid4().hex[:8]}")
     running = Stack(tmp_path_factory.mktemp("taskapi-stack"), redis_server.address,
-                    dapr_configuration)
+                    dapr_configuration, postgres)
     try:
         yield running.start()
     finally:

@@ -25,34 +25,49 @@ REPO = Path(__file__).resolve().parents[3]
 LOCAL_COMPONENTS = REPO / "components" / "local"
 API_KEY = "integration-test-key"
 
-# Fast redelivery and retries so RETRY paths finish within a test's patience.
-PUBSUB_TEST_METADATA = {"redeliverInterval": "1s", "processingTimeout": "2s"}
+# Fast retries so RETRY paths finish within a test's patience; a pending message is reclaimed
+# only after processingTimeout, longer than the outbox holds one (~1 s, up to ~11 s for a
+# transaction that never committed), so messages in progress are not delivered twice.
+PUBSUB_TEST_METADATA = {"redeliverInterval": "1s", "processingTimeout": "15s"}
 TEST_RETRY = {"policy": "constant", "duration": "500ms", "maxRetries": 60}
 
 
-def write_resources(target: Path, redis_address: str, secrets_file: Path) -> Path:
-    """components/local/ with REDIS_ADDRESS and SECRETS_FILE filled in, tuned for tests."""
+def write_resources(target: Path, redis_address: str, secrets_file: Path, topic: str,
+                    postgres: str | None = None, *, outbox: bool = True) -> Path:
+    """components/local/ with its placeholders filled in, tuned for tests.
+
+    postgres: a libpq connection string to swap the state store for
+    components/local/postgresql/statestore.yaml (same name, same Python code).
+    The outbox publishes to the stack's own topic.
+    """
     target.mkdir(parents=True, exist_ok=True)
-    for source in LOCAL_COMPONENTS.glob("*.yaml"):
+    sources = {s.name: s for s in LOCAL_COMPONENTS.glob("*.yaml")}
+    if postgres is not None:
+        sources["statestore.yaml"] = LOCAL_COMPONENTS / "postgresql" / "statestore.yaml"
+    fill = {"REDIS_ADDRESS": redis_address, "SECRETS_FILE": str(secrets_file),
+            "POSTGRES_CONNECTION_STRING": postgres or ""}
+    for name, source in sources.items():
         doc: dict[str, Any] = yaml.safe_load(source.read_text())
         if doc["kind"] == "Configuration":
             continue  # the harness writes the shared Configuration
         spec = doc["spec"]
         if doc["kind"] == "Resiliency":
-            for name in spec["policies"]["retries"]:
-                spec["policies"]["retries"][name] = TEST_RETRY
+            for policy in spec["policies"]["retries"]:
+                spec["policies"]["retries"][policy] = TEST_RETRY
         else:
             items = {m["name"]: m for m in spec.get("metadata", [])}
             for item in items.values():
-                if item.get("value") == "REDIS_ADDRESS":
-                    item["value"] = redis_address
-                if item.get("value") == "SECRETS_FILE":
-                    item["value"] = str(secrets_file)
+                if item.get("value") in fill:
+                    item["value"] = fill[item["value"]]
             if spec["type"].startswith("pubsub."):
                 for key, value in PUBSUB_TEST_METADATA.items():
                     items[key] = {"name": key, "value": value}
+            if "outboxPublishTopic" in items:
+                items["outboxPublishTopic"]["value"] = topic
+            if not outbox:  # a state store as a user might reference it, without the outbox
+                items = {k: v for k, v in items.items() if not k.startswith("outbox")}
             spec["metadata"] = list(items.values())
-        (target / source.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+        (target / name).write_text(yaml.safe_dump(doc, sort_keys=False))
     return target
 
 
@@ -92,23 +107,27 @@ class App:
 
 
 class Stack:
-    def __init__(self, workdir: Path, redis_address: str, config: Path) -> None:
+    def __init__(self, workdir: Path, redis_address: str, config: Path,
+                 postgres: str | None = None, outbox: bool = True) -> None:
         suffix = uuid.uuid4().hex[:6]
         self.workdir = workdir
         self.config = config
-        secrets_file = workdir / "secrets.json"
-        secrets_file.write_text(json.dumps({"notification-api-key": {"api-key": API_KEY}}))
-        self.resources = write_resources(workdir / "resources", redis_address, secrets_file)
+        self.store = "postgresql" if postgres else "redis"
+        self.postgres = postgres
         self.taskapi_id = f"taskapi-{suffix}"
         self.notifier_id = f"notification-service-{suffix}"
         self.topic = f"task-events-{suffix}"
+        secrets_file = workdir / "secrets.json"
+        secrets_file.write_text(json.dumps({"notification-api-key": {"api-key": API_KEY}}))
+        self.resources = write_resources(workdir / "resources", redis_address, secrets_file,
+                                         self.topic, postgres, outbox=outbox)
         self.notifier_sidecar = Daprd(self.notifier_id, None, self.resources, workdir,
                                       config=config)
         self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir,
                                      config=config)
         self.notifier = App("notifier", "notification-service",
-                            {**self.notifier_sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2"},
-                            workdir)
+                            {**self.notifier_sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2",
+                             "NOTIFIER_REPLICA": "notifier"}, workdir)
         self.taskapi = App(
             "taskapi", "taskapi",
             {
@@ -117,10 +136,11 @@ class Stack:
                 "TASKAPI_TOPIC": self.topic,
                 "TASKAPI_DEAD_LETTER_TOPIC": f"{self.topic}-deadletter",
                 "TASKAPI_NOTIFICATION_APP_ID": self.notifier_id,
-                "TASKAPI_DAPR_CALL_TIMEOUT_SECONDS": "3",
+                "TASKAPI_DAPR_CALL_TIMEOUT_SECONDS": "10",
             },
             workdir,
         )
+        self._extra: list[tuple[App, Daprd]] = []
         self.notifier_sidecar.app_port = self.notifier.port
         self.taskapi_sidecar.app_port = self.taskapi.port
 
@@ -137,6 +157,24 @@ class Stack:
         self.notifier_sidecar.wait_healthy()
         return self
 
+    def add_notifier_replica(self, name: str) -> tuple[App, Daprd]:
+        """Another notification-service process with its own daprd, under the same app id:
+        Dapr's name resolution spreads invocations over the replicas."""
+        workdir = self.workdir / name
+        workdir.mkdir()
+        sidecar = Daprd(self.notifier_id, None, self.resources, workdir, config=self.config)
+        app = App(name, "notification-service",
+                  {**sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2", "NOTIFIER_REPLICA": name,
+                   "NOTIFIER_LOG_FORMAT": "json"},
+                  workdir)
+        sidecar.app_port = app.port
+        self._extra.append((app, sidecar))
+        app.start()
+        sidecar.start()
+        app.wait_ready()
+        sidecar.wait_healthy()
+        return app, sidecar
+
     def restart_taskapi_sidecar(self) -> None:
         """A new daprd on the same ports (the app's client keeps pointing there)."""
         old = self.taskapi_sidecar
@@ -149,6 +187,9 @@ class Stack:
         self.taskapi_sidecar.wait_healthy()
 
     def stop(self) -> None:
+        for app, sidecar in self._extra:
+            sidecar.stop()
+            app.stop()
         for part in (self.taskapi_sidecar, self.notifier_sidecar):
             part.stop()
         for app in (self.taskapi, self.notifier):

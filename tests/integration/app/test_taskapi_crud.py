@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
@@ -49,19 +51,67 @@ def test_crud_round_trip(api: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
     [
-        ("GET", "/tasks/nope", {}),
-        ("PATCH", "/tasks/nope", {"json": {"title": "x"}}),
-        ("PUT", "/tasks/nope/status", {"params": {"status": "completed"}}),
-        ("DELETE", "/tasks/nope", {}),
+        ("GET", "/tasks/{}", {}),
+        ("PATCH", "/tasks/{}", {"json": {"title": "x"}}),
+        ("PUT", "/tasks/{}/status", {"params": {"status": "completed"}}),
+        ("DELETE", "/tasks/{}", {}),
+        ("GET", "/tasks/{}/activity", {}),
     ],
 )
-def test_unknown_id_is_404(
+def test_unknown_id_is_404_and_malformed_id_422(
     api: httpx.Client, method: str, path: str, kwargs: dict[str, object]
 ) -> None:
-    resp = api.request(method, path, **kwargs)  # type: ignore[arg-type]
+    unknown = uuid.uuid4().hex
+    resp = api.request(method, path.format(unknown), **kwargs)  # type: ignore[arg-type]
     assert resp.status_code == 404
     assert resp.headers["content-type"] == "application/problem+json"
-    assert "nope" in resp.json()["detail"]
+    assert unknown in resp.json()["detail"]
+    for malformed in ("nope", "A" * 32, "x" * 300):
+        resp = api.request(method, path.format(malformed), **kwargs)  # type: ignore[arg-type]
+        assert resp.status_code == 422, resp.text
+        assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_null_fields_are_rejected_and_the_task_stays_readable(api: httpx.Client) -> None:
+    task = _create(api).json()
+    for field in ("title", "description", "priority"):
+        resp = api.patch(f"/tasks/{task['id']}", json={field: None})
+        assert resp.status_code == 422, resp.text
+        assert field in resp.json()["detail"]
+    assert api.post("/tasks", json={"title": None}).status_code == 422
+    for method, path, kwargs in (
+        ("GET", f"/tasks/{task['id']}", {}),
+        ("PUT", f"/tasks/{task['id']}/status", {"params": {"status": "completed"}}),
+        ("DELETE", f"/tasks/{task['id']}", {}),
+    ):
+        assert api.request(method, path, **kwargs).status_code < 300  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cursor", ["x", "v1.9.0.0", "v1.0.0.9999", "-1", "v1." + "9" * 40])
+def test_malformed_cursor_is_422(api: httpx.Client, cursor: str) -> None:
+    resp = api.get("/tasks", params={"cursor": cursor})
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+
+
+def test_cursor_past_the_end_is_an_empty_last_page(api: httpx.Client) -> None:
+    page = api.get("/tasks", params={"cursor": "v1.7.99999999.999"}).json()
+    assert page["items"] == []
+    assert page["next_cursor"] is None
+
+
+def test_malformed_if_match_is_422(api: httpx.Client) -> None:
+    task = _create(api).json()
+    for value in ("null", "", "abc", '"1", "2"'):
+        resp = api.delete(f"/tasks/{task['id']}", headers={"If-Match": value})
+        assert resp.status_code == 422, (value, resp.text)
+
+
+def test_method_not_allowed_names_every_allowed_method(api: httpx.Client) -> None:
+    resp = api.post(f"/tasks/{uuid.uuid4().hex}")
+    assert resp.status_code == 405
+    assert set(resp.headers["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    assert resp.headers["content-type"] == "application/problem+json"
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ def test_stopped_sidecar_gives_503_then_recovers(api: httpx.Client, stack: Stack
 
 def test_notification_is_retried_while_the_callee_is_down(api: httpx.Client, stack: Stack) -> None:
     task = api.post("/tasks", json={"title": "notify later"}).json()
+    eventually(lambda: api.get(f"/tasks/{task['id']}/activity").status_code == 200)
     stack.notifier.stop()
     try:
         api.put(f"/tasks/{task['id']}/status", params={"status": "completed"}).raise_for_status()

@@ -1,11 +1,15 @@
-"""notification-service's idempotent record (pure logic)."""
+"""notification-service: claim decisions and the in-memory "sent" record (pure logic)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from notifier.claims import Claim, ClaimState, Decision, claim_key, decide
 from notifier.models import NotifyRequest
 from notifier.recorder import Recorder
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
 
 
 def _request(event_id: str, task_id: str = "t1") -> NotifyRequest:
@@ -13,11 +17,27 @@ def _request(event_id: str, task_id: str = "t1") -> NotifyRequest:
                          title="x", status="completed", timestamp=datetime.now(UTC))
 
 
-async def test_same_event_is_recorded_once() -> None:
+def _claim(state: ClaimState, age: timedelta) -> Claim:
+    return Claim(event_id="e1", task_id="t1", state=state, by="r1", at=NOW - age)
+
+
+def test_a_sent_claim_is_a_duplicate_whatever_its_age() -> None:
+    assert decide(_claim(ClaimState.SENT, timedelta(0)), NOW, LEASE) == Decision.DUPLICATE
+    assert decide(_claim(ClaimState.SENT, timedelta(days=3)), NOW, LEASE) == Decision.DUPLICATE
+
+
+def test_a_pending_claim_blocks_until_its_lease_runs_out() -> None:
+    assert decide(_claim(ClaimState.PENDING, timedelta(seconds=5)), NOW, LEASE) == Decision.BUSY
+    assert decide(_claim(ClaimState.PENDING, LEASE), NOW, LEASE) == Decision.TAKE_OVER
+
+
+def test_claims_are_keyed_by_event_id() -> None:
+    assert claim_key("e1") == "notification:e1"
+
+
+def test_recorder_lists_per_task() -> None:
     recorder = Recorder()
-    assert await recorder.record(_request("e1"))
-    assert not await recorder.record(_request("e1"))
-    assert await recorder.record(_request("e2", task_id="t2"))
-    [only] = recorder.list("t1")
-    assert only.duplicates == 1
+    recorder.record(_request("e1"))
+    recorder.record(_request("e2", task_id="t2"))
+    assert [n.event_id for n in recorder.list("t1")] == ["e1"]
     assert len(recorder.list()) == 2

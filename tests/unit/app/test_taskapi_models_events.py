@@ -9,14 +9,16 @@ import pytest
 from pydantic import ValidationError
 
 from taskapi import etags, events
+from taskapi.index import IndexPage
 from taskapi.models import EventType, Task, TaskActivity, TaskCreate, TaskStatus, TaskUpdate
-from taskapi.subscriber import parse_event, with_event
+from taskapi.subscriber import IndexWrite, parse_message, with_event
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+TID = "0" * 31 + "1"
 
 
 def _task(**changes: object) -> Task:
-    base = {"id": "t1", "title": "write", "created_at": NOW, "updated_at": NOW}
+    base = {"id": TID, "title": "write", "created_at": NOW, "updated_at": NOW}
     return Task.model_validate({**base, **changes})
 
 
@@ -46,16 +48,16 @@ def test_timestamps_must_be_timezone_aware() -> None:
 
 def test_events_for_create_delete_and_status_transitions() -> None:
     task = _task()
-    assert events.created(task, NOW).event_type == EventType.CREATED
-    assert events.deleted(task, NOW).event_type == EventType.DELETED
+    assert events.created(task).event_type == EventType.CREATED
+    assert events.deleted(task).event_type == EventType.DELETED
     done = task.model_copy(update={"status": TaskStatus.COMPLETED})
     moving = task.model_copy(update={"status": TaskStatus.IN_PROGRESS})
-    assert events.status_changed(task, task, NOW) is None
-    assert events.status_changed(task, moving, NOW).event_type == EventType.STATUS_CHANGED  # type: ignore[union-attr]
-    completed = events.status_changed(moving, done, NOW)
+    assert events.status_changed(task, task) is None
+    assert events.status_changed(task, moving).event_type == EventType.STATUS_CHANGED  # type: ignore[union-attr]
+    completed = events.status_changed(moving, done)
     assert completed is not None
     assert completed.event_type == EventType.COMPLETED
-    assert (completed.task_id, completed.title, completed.status) == ("t1", "write", "completed")
+    assert (completed.task_id, completed.title, completed.status) == (TID, "write", "completed")
     assert json.loads(completed.model_dump_json())["event_type"] == "task.completed"
 
 
@@ -68,11 +70,11 @@ def test_if_match_parsing(header: str | None, expected: str | None) -> None:
 
 
 def test_etag_matching() -> None:
-    assert etags.matches(None, "3")
-    assert etags.matches(etags.ANY, "3")
-    assert etags.matches("3", "3")
-    assert not etags.matches("2", "3")
-    assert etags.to_header("3") == '"3"'
+    assert etags.matches(None, 3)
+    assert etags.matches(etags.ANY, 3)
+    assert etags.matches("3", 3)
+    assert not etags.matches("2", 3)
+    assert etags.to_header(3) == '"3"'
 
 
 def _cloud_event(data: object) -> bytes:
@@ -80,11 +82,11 @@ def _cloud_event(data: object) -> bytes:
 
 
 def test_parse_event_reads_the_cloudevent_data_not_the_envelope() -> None:
-    event = events.created(_task(), NOW)
-    parsed = parse_event(_cloud_event(json.loads(event.model_dump_json())))
+    event = events.created(_task())
+    parsed = parse_message(_cloud_event(json.loads(event.model_dump_json())))
     assert parsed == event
     # JSON carried as a string (publisher without a JSON content type) is accepted too.
-    assert parse_event(_cloud_event(event.model_dump_json())) == event
+    assert parse_message(_cloud_event(event.model_dump_json())) == event
 
 
 @pytest.mark.parametrize(
@@ -93,16 +95,36 @@ def test_parse_event_reads_the_cloudevent_data_not_the_envelope() -> None:
      _cloud_event("{broken"), _cloud_event(None)],
 )
 def test_malformed_events_parse_to_none(raw: bytes) -> None:
-    assert parse_event(raw) is None
+    assert parse_message(raw) is None
+
+
+def test_index_page_written_by_a_create_is_recognised_not_dropped() -> None:
+    # The outbox publishes every value a transaction writes; the page comes as text.
+    page = IndexPage(shard=1, number=0).add(TID)
+    assert isinstance(parse_message(_cloud_event(page.model_dump_json())), IndexWrite)
+
+
+def test_update_rejects_null_for_every_field() -> None:
+    for field in ("title", "description", "priority"):
+        with pytest.raises(ValidationError, match="cannot be null"):
+            TaskUpdate.model_validate({field: None})
+    assert TaskUpdate.model_validate({"title": "x"}).changes() == {"title": "x"}
+    schema = TaskUpdate.model_json_schema()
+    assert "null" not in json.dumps(schema["properties"]["title"])
+
+
+def test_task_ids_are_server_minted_hex() -> None:
+    with pytest.raises(ValidationError):
+        _task(id="../x")
 
 
 def test_activity_records_each_event_once() -> None:
-    event = events.created(_task(), NOW)
+    event = events.created(_task())
     first = with_event(None, event)
     assert first is not None
     assert first.has(event.event_id)
     assert with_event(first, event) is None
-    other = events.deleted(_task(), NOW)
+    other = events.deleted(_task())
     second = with_event(first, other)
     assert isinstance(second, TaskActivity)
     assert [e.event_type for e in second.events] == [EventType.CREATED, EventType.DELETED]

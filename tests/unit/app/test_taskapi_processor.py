@@ -10,12 +10,16 @@ from typing import Any
 import pytest
 
 from taskapi import events
+from taskapi.dapr_io import Stored
 from taskapi.errors import DaprUnavailableError, InvocationError
 from taskapi.models import Task, TaskActivity, TaskEvent, TaskStatus
+from taskapi.records import TaskRecord
 from taskapi.subscriber import Delivery, EventProcessor
 
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
-TASK = Task(id="t1", title="x", created_at=NOW, updated_at=NOW, status=TaskStatus.COMPLETED)
+TID = "0" * 31 + "1"
+PENDING = Task(id=TID, title="x", created_at=NOW, updated_at=NOW)
+TASK = PENDING.model_copy(update={"status": TaskStatus.COMPLETED, "revision": 2})
 
 
 class FakeIO:
@@ -32,13 +36,27 @@ class FakeIO:
 class FakeStore:
     def __init__(self) -> None:
         self.activities: dict[str, TaskActivity] = {}
+        self.records: dict[str, TaskRecord] = {}
+
+    def stored(self, *written: TaskEvent) -> None:
+        """The record as the transactions that wrote `written` left it."""
+        record = TaskRecord.first(PENDING, written[0].event_id)
+        for event in written[1:]:
+            record = record.wrote(TASK.model_copy(update={"revision": event.revision}),
+                                  event.event_id)
+        self.records[TID] = record
+
+    async def seen(self, task_id: str) -> tuple[Stored | None, TaskRecord | None]:
+        activity = self.activities.get(task_id)
+        stored = Stored(activity.model_dump_json().encode(), "1") if activity else None
+        return stored, self.records.get(task_id)
 
     async def activity(self, task_id: str) -> TaskActivity | None:
         return self.activities.get(task_id)
 
     async def record_activity(
         self, task_id: str, change: Callable[[TaskActivity | None], TaskActivity | None],
-        expire: bool,
+        expire: bool, known: Stored | None = None,
     ) -> None:
         new = change(self.activities.get(task_id))
         if new is not None:
@@ -57,20 +75,35 @@ def _processor(io: FakeIO, store: FakeStore) -> EventProcessor:
 
 async def test_completion_notifies_once_even_when_delivered_twice() -> None:
     io, store = FakeIO(), FakeStore()
-    event = events.status_changed(TASK.model_copy(update={"status": "pending"}), TASK, NOW)
+    event = events.status_changed(PENDING, TASK)
     assert event is not None
+    store.stored(events.created(PENDING), event)
     processor = _processor(io, store)
     assert await processor.process(_raw(event)) == Delivery.SUCCESS
     assert await processor.process(_raw(event)) == Delivery.SUCCESS
     assert len(io.notified) == 1
-    assert len(store.activities["t1"].events) == 1
+    assert len(store.activities[TID].events) == 1
 
 
 async def test_created_event_is_recorded_without_notifying() -> None:
     io, store = FakeIO(), FakeStore()
-    assert await _processor(io, store).process(_raw(events.created(TASK, NOW))) == Delivery.SUCCESS
+    created = events.created(PENDING)
+    store.stored(created)
+    assert await _processor(io, store).process(_raw(created)) == Delivery.SUCCESS
     assert io.notified == []
-    assert store.activities["t1"].events[0].event_type == "task.created"
+    assert store.activities[TID].events[0].event_type == "task.created"
+
+
+async def test_phantom_completion_changes_nothing_and_notifies_no_one() -> None:
+    io, store = FakeIO(), FakeStore()
+    genuine = events.status_changed(PENDING, TASK.model_copy(update={"status": "in_progress"}))
+    phantom = events.status_changed(PENDING, TASK)  # lost the race for revision 2
+    assert genuine is not None
+    assert phantom is not None
+    store.stored(events.created(PENDING), genuine)
+    assert await _processor(io, store).process(_raw(phantom)) == Delivery.SUCCESS
+    assert io.notified == []
+    assert TID not in store.activities
 
 
 @pytest.mark.parametrize(
@@ -85,11 +118,12 @@ async def test_failed_notification_is_retried_or_dropped(
     failure: Exception, answer: Delivery
 ) -> None:
     io, store = FakeIO(failure), FakeStore()
-    event = events.status_changed(TASK.model_copy(update={"status": "pending"}), TASK, NOW)
+    event = events.status_changed(PENDING, TASK)
     assert event is not None
+    store.stored(events.created(PENDING), event)
     assert await _processor(io, store).process(_raw(event)) == answer
     # Not marked processed: the redelivery will try the notification again.
-    assert "t1" not in store.activities
+    assert TID not in store.activities
 
 
 async def test_malformed_event_is_dropped() -> None:
