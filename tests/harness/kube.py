@@ -96,6 +96,13 @@ class ClusterOptions:
     audit_all_requests_of: tuple[str, ...] = ()
 
 
+class KubectlError(subprocess.CalledProcessError):
+    """A failed kubectl whose message carries kubectl's own words (stderr), not only argv."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}: {(self.stderr or '').strip()[-2000:]}"
+
+
 class Cluster:
     """Start with ``Cluster(workdir).start()``; ``stop()`` leaves no process behind."""
 
@@ -201,8 +208,14 @@ class Cluster:
 
     @property
     def env(self) -> dict[str, str]:
-        """This process's environment with KUBECONFIG pointing at the admin user."""
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        """This process's environment with KUBECONFIG pointing at the admin user, and kubectl's
+        discovery cache kept per cluster (it is keyed by host:port, which a later cluster of
+        another run may reuse with other APIs)."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": self.cache_dir}
+
+    @property
+    def cache_dir(self) -> str:
+        return str(self.workdir / "kubectl-cache")
 
     def kubectl(
         self,
@@ -213,14 +226,17 @@ class Cluster:
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against this cluster (admin unless another kubeconfig)."""
-        argv = ["kubectl", f"--kubeconfig={kubeconfig_path or self.kubeconfig}", *args]
+        argv = [
+            "kubectl",
+            f"--kubeconfig={kubeconfig_path or self.kubeconfig}",
+            f"--cache-dir={self.cache_dir}",
+            *args,
+        ]
         result = subprocess.run(
             argv, input=input, capture_output=True, text=True, timeout=timeout, check=False
         )
         if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(
-                result.returncode, argv, result.stdout, result.stderr
-            )
+            raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
         return result
 
     def api_client(self, kubeconfig_path: Path | None = None) -> Any:

@@ -261,7 +261,10 @@ def start_everything(stack: contextlib.ExitStack, workdir: Path) -> Demo:
     stack.enter_context(DaprControlPlane(cluster, workdir / "dapr-system"))
     say("installing the TaskApi CRD (deploy/crds)")
     cluster.kubectl("apply", "-k", str(REPO / "deploy" / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "crd/taskapis.taskapi.io")
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=120s", "crd/taskapis.taskapi.io",
+        timeout=150,
+    )
     redis = stack.enter_context(RedisServer(workdir / "redis"))
     say(f"redis-server on {redis.address}")
 
