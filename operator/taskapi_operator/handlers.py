@@ -126,6 +126,10 @@ def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
     return cache.by_instance(body)
 
 
+def _index_pod_by_instance(body: kopf.Body, **_: Any) -> Any:
+    return cache.pod_by_instance(body)
+
+
 def _index_by_name(body: kopf.Body, **_: Any) -> Any:
     return cache.by_name(body)
 
@@ -140,7 +144,7 @@ for _kind in names.CHILD_KINDS:
         _index_by_instance
     )
 kopf.index(names.PODS.group, names.PODS.version, names.PODS.plural, id=cache.index_id(names.PODS))(
-    _index_by_instance
+    _index_pod_by_instance
 )
 kopf.index("dapr.io", "v1alpha1", "components", id=cache.COMPONENTS_BY_NAME)(_index_by_name)
 

@@ -18,7 +18,7 @@ from taskapi_operator.builders.components import (
     referenced_components,
     referenced_secrets,
 )
-from taskapi_operator.cache import Caches
+from taskapi_operator.cache import Caches, metadata_names, slim
 from taskapi_operator.compare import stamped, up_to_date
 from taskapi_operator.kube import Kube, KubeError
 from taskapi_operator.model import InvalidSpecError, TaskApi
@@ -162,7 +162,7 @@ class Reconciler:
         old = self._bodies.get(key)
         if not _newer_or_same(body, old):
             return key, False
-        self._bodies[key] = body
+        self._bodies[key] = slim(body)  # 1000 TaskApis: their managedFields add up
         self.schedule.add(key, time.monotonic())
         return key, needs_full_pass(body, old)
 
@@ -324,7 +324,7 @@ class Reconciler:
                 applied = stamped(manifest)
                 if not up_to_date(applied, live):
                     written = await self.kube.apply(applied)
-                    self._written[(kind.plural, taskapi.namespace, name)] = written
+                    self._written[(kind.plural, taskapi.namespace, name)] = slim(written)
                     outcome.applied.append(f"{kind.kind}/{name}")
             except KubeError as e:
                 if e.transient or e.namespace_terminating:
@@ -412,8 +412,7 @@ class Reconciler:
         ref = taskapi.spec.state_store.ref
         if ref is not None and ref.name not in missing:
             found = self.caches.component(ns, ref.name) or {}
-            items = {i.get("name") for i in (found.get("spec") or {}).get("metadata") or []}
-            if not set(names.OUTBOX_METADATA) <= items:
+            if not set(names.OUTBOX_METADATA) <= metadata_names(found):
                 outbox.append(ref.name)
         return missing, outbox
 
