@@ -61,9 +61,7 @@ def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
             **_pick(status, ("phase", "podIP")),
             "conditions": _picks(status.get("conditions"), ("type", "status")),
             "containerStatuses": _picks(status.get("containerStatuses"), ("name", "ready")),
-            "initContainerStatuses": _picks(
-                status.get("initContainerStatuses"), ("name", "ready")
-            ),
+            "initContainerStatuses": _picks(status.get("initContainerStatuses"), ("name", "ready")),
         },
     }
     return compact(slim)

@@ -39,6 +39,7 @@ from taskapi_operator.status import (
     ready_lost,
     ready_of,
 )
+from taskapi_operator.triggers import SpecChanges
 
 Key = tuple[str, str]  # (namespace, name)
 # Metadata whose change needs a full pass; anything else (status, resourceVersion, managed
@@ -143,6 +144,10 @@ class Reconciler:
         # Service creates; requests queued there past the client timeout are retried and
         # leak addresses, and the queue never drains).
         self._passes = asyncio.Semaphore(settings.max_concurrent_passes)
+        # Status passes (pods and Deployments becoming ready) have a lane of their own: queued
+        # behind the full passes of 1000 new TaskApis, Ready would wait for all of them.
+        self._status_passes = asyncio.Semaphore(settings.max_concurrent_passes)
+        self.spec_changes = SpecChanges()  # which child events need a full pass
         self.on_pass: Callable[[Key, float, str], None] | None = None
         self._bodies: dict[Key, Mapping[str, Any]] = {}
         self._pending: dict[Key, _Pending] = {}
@@ -208,7 +213,8 @@ class Reconciler:
                 full, pending.full, pending.again = pending.full, False, False
                 started, outcome = time.monotonic(), "ok"
                 try:
-                    async with self._passes:  # OP-HA: bounded concurrency (settings)
+                    lane = self._passes if full else self._status_passes
+                    async with lane:  # OP-HA: bounded concurrency (settings)
                         started = time.monotonic()
                         await self.run_once(key, full=full)
                     self.schedule.succeeded(key)
@@ -325,6 +331,7 @@ class Reconciler:
                 if not up_to_date(applied, live):
                     written = await self.kube.apply(applied)
                     self._written[(kind.plural, taskapi.namespace, name)] = slim(written)
+                    self.spec_changes.wrote(kind.plural, written)
                     outcome.applied.append(f"{kind.kind}/{name}")
             except KubeError as e:
                 if e.transient or e.namespace_terminating:
