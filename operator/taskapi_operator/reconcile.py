@@ -94,7 +94,6 @@ class TransientError(Exception):
 
 @dataclass
 class _Pending:
-    full: bool = False
     again: bool = False
     task: asyncio.Task[None] | None = None
 
@@ -150,7 +149,11 @@ class Reconciler:
         self.spec_changes = SpecChanges()  # which child events need a full pass
         self.on_pass: Callable[[Key, float, str], None] | None = None
         self._bodies: dict[Key, Mapping[str, Any]] = {}
-        self._pending: dict[Key, _Pending] = {}
+        # Full and status passes of a TaskApi are requested apart, (key, full): a status pass
+        # is not held back by a full pass waiting for its turn; _locks keeps them from running
+        # at the same time.
+        self._pending: dict[tuple[Key, bool], _Pending] = {}
+        self._locks: dict[Key, asyncio.Lock] = {}
         self._streaks: dict[Key, tuple[str, int]] = {}
         self._losing_since: dict[Key, float] = {}
         # What the last apply of a child returned, until the watch cache has caught up with
@@ -173,6 +176,7 @@ class Reconciler:
 
     def forget(self, key: Key) -> None:
         self._bodies.pop(key, None)
+        self._locks.pop(key, None)
         self._streaks.pop(key, None)
         self._losing_since.pop(key, None)
         self.schedule.remove(key)
@@ -195,26 +199,26 @@ class Reconciler:
         """Request a pass; ``full`` also applies children (pod changes only need status)."""
         if key not in self._bodies or not self.gate():
             return
-        pending = self._pending.setdefault(key, _Pending())
-        pending.full = pending.full or full
+        pending = self._pending.setdefault((key, full), _Pending())
         if pending.task is None or pending.task.done():
-            pending.task = asyncio.create_task(self._drain(key, pending))
+            pending.task = asyncio.create_task(self._drain(key, full, pending))
         else:
             pending.again = True
 
     def _later(self, delay: float, key: Key, *, full: bool) -> None:
         asyncio.get_running_loop().call_later(delay, lambda: self.kick(key, full=full))
 
-    async def _drain(self, key: Key, pending: _Pending) -> None:
+    async def _drain(self, key: Key, full: bool, pending: _Pending) -> None:
         # Let a burst of watch events (e.g. a rollout) coalesce into one pass.
         await asyncio.sleep(0.05)
+        lane = self._passes if full else self._status_passes
         try:
             while True:
-                full, pending.full, pending.again = pending.full, False, False
+                pending.again = False
                 started, outcome = time.monotonic(), "ok"
                 try:
-                    lane = self._passes if full else self._status_passes
-                    async with lane:  # OP-HA: bounded concurrency (settings)
+                    async with lane, self._locks.setdefault(key, asyncio.Lock()):
+                        # OP-HA: bounded concurrency (settings); one pass of a key at a time
                         started = time.monotonic()
                         await self.run_once(key, full=full)
                     self.schedule.succeeded(key)
@@ -231,7 +235,7 @@ class Reconciler:
                 if not pending.again:
                     break
         finally:
-            self._pending.pop(key, None)
+            self._pending.pop((key, full), None)
 
     def _failed(self, key: Key, error: Exception) -> str:
         cause = error.__cause__ if isinstance(error, TransientError) else error
