@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from taskapi_operator import names
+from taskapi_operator.compact import compact
 from taskapi_operator.names import ChildKind
 
 # Fields dropped from cached objects: large and never read.
@@ -25,25 +26,89 @@ def index_id(kind: ChildKind) -> str:
 
 
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A child as compared with its manifest (compare.up_to_date reads any field we set):
+    everything but the write history."""
     out = {k: v for k, v in body.items() if k != "metadata"}
     meta = body.get("metadata") or {}
     out["metadata"] = {k: v for k, v in meta.items() if k not in _DROPPED_METADATA}
-    return out
+    return compact(out)
 
 
-def by_instance(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]] | None:
-    """Index function: an object the operator labelled, keyed by (namespace, instance)."""
+def _pick(obj: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
+    obj = obj or {}
+    return {k: obj[k] for k in keys if k in obj}
+
+
+def _picks(items: Any, keys: Iterable[str]) -> list[dict[str, Any]]:
+    return [_pick(i, keys) for i in items or [] if isinstance(i, Mapping)]
+
+
+def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A pod as status/pods.py and the selector check read it. A pod with its injected daprd
+    is ~20x larger in full (env, args, volumes, managedFields) and there is one per replica:
+    keeping only these fields is most of the operator's memory at 1000 TaskApis."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    slim: dict[str, Any] = {
+        "metadata": _pick(
+            body.get("metadata"),
+            ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp"),
+        ),
+        "spec": {
+            "containers": _picks(spec.get("containers"), ("name",)),
+            "initContainers": _picks(spec.get("initContainers"), ("name", "restartPolicy")),
+        },
+        "status": {
+            **_pick(status, ("phase", "podIP")),
+            "conditions": _picks(status.get("conditions"), ("type", "status")),
+            "containerStatuses": _picks(status.get("containerStatuses"), ("name", "ready")),
+            "initContainerStatuses": _picks(status.get("initContainerStatuses"), ("name", "ready")),
+        },
+    }
+    return compact(slim)
+
+
+def slim_component_ref(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A Component as a TaskApi referencing it is checked (reconcile._components): that it
+    exists, and the names (not values) of its metadata items. Every Component in the watched
+    namespaces is indexed, the user's and ours, so each is kept this small."""
+    spec = body.get("spec") or {}
+    slim = {
+        "metadata": _pick(body.get("metadata"), ("name", "namespace", "uid", "resourceVersion")),
+        "spec": {"metadata": _picks(spec.get("metadata"), ("name",))},
+    }
+    return compact(slim)
+
+
+def _instance_key(body: Mapping[str, Any]) -> tuple[str, str] | None:
     meta = body.get("metadata") or {}
     labels = meta.get("labels") or {}
     instance = labels.get(names.LABEL_INSTANCE)
     if labels.get(names.LABEL_MANAGED_BY) != names.MANAGER or not instance:
         return None
-    return {(meta.get("namespace", ""), instance): slim(body)}
+    return (meta.get("namespace", ""), instance)
+
+
+def by_instance(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]] | None:
+    """Index function: an object the operator labelled, keyed by (namespace, instance)."""
+    key = _instance_key(body)
+    return None if key is None else {key: slim(body)}
+
+
+def metadata_names(component: Mapping[str, Any]) -> set[str]:
+    """The names of a Component's metadata items (the outbox check needs no values)."""
+    items = (component.get("spec") or {}).get("metadata") or []
+    return {str(i["name"]) for i in items if isinstance(i, Mapping) and "name" in i}
+
+
+def pod_by_instance(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]] | None:
+    """Index function for pods: by_instance, keeping only what status reads (slim_pod)."""
+    key = _instance_key(body)
+    return None if key is None else {key: slim_pod(body)}
 
 
 def by_name(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     meta = body.get("metadata") or {}
-    return {(meta.get("namespace", ""), meta.get("name", "")): slim(body)}
+    return {(meta.get("namespace", ""), meta.get("name", "")): slim_component_ref(body)}
 
 
 def _values(index: Mapping[Any, Iterable[Any]] | None, key: tuple[str, str]) -> list[Any]:

@@ -116,14 +116,24 @@ def _owner_key(body: kopf.Body) -> Key | None:
     return None
 
 
-async def _on_child(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def _on_child(
+    type: str | None, body: kopf.Body, resource: kopf.Resource, memo: kopf.Memo, **_: Any
+) -> None:
+    """A child's change or deletion schedules a full pass (drift is undone promptly); a
+    status-only change (a Deployment's pods becoming ready) a status pass."""
     key = _owner_key(body)
     if key is not None:
-        memo["reconciler"].kick(key, full=True)
+        reconciler: Reconciler = memo["reconciler"]
+        full = reconciler.spec_changes.changed(resource.plural, body, deleted=type == "DELETED")
+        reconciler.kick(key, full=full)
 
 
 def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
     return cache.by_instance(body)
+
+
+def _index_pod_by_instance(body: kopf.Body, **_: Any) -> Any:
+    return cache.pod_by_instance(body)
 
 
 def _index_by_name(body: kopf.Body, **_: Any) -> Any:
@@ -132,7 +142,6 @@ def _index_by_name(body: kopf.Body, **_: Any) -> Any:
 
 _MANAGED = {names.LABEL_MANAGED_BY: names.MANAGER}
 for _kind in names.CHILD_KINDS:
-    # Changes (or deletion) of a child trigger a full pass: drift is undone promptly.
     kopf.on.event(
         _kind.group, _kind.version, _kind.plural, labels=_MANAGED, id=f"child-{_kind.plural}"
     )(_on_child)
@@ -140,7 +149,7 @@ for _kind in names.CHILD_KINDS:
         _index_by_instance
     )
 kopf.index(names.PODS.group, names.PODS.version, names.PODS.plural, id=cache.index_id(names.PODS))(
-    _index_by_instance
+    _index_pod_by_instance
 )
 kopf.index("dapr.io", "v1alpha1", "components", id=cache.COMPONENTS_BY_NAME)(_index_by_name)
 

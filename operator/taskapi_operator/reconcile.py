@@ -18,7 +18,7 @@ from taskapi_operator.builders.components import (
     referenced_components,
     referenced_secrets,
 )
-from taskapi_operator.cache import Caches
+from taskapi_operator.cache import Caches, metadata_names, slim
 from taskapi_operator.compare import stamped, up_to_date
 from taskapi_operator.kube import Kube, KubeError
 from taskapi_operator.model import InvalidSpecError, TaskApi
@@ -39,6 +39,7 @@ from taskapi_operator.status import (
     ready_lost,
     ready_of,
 )
+from taskapi_operator.triggers import SpecChanges
 
 Key = tuple[str, str]  # (namespace, name)
 # Metadata whose change needs a full pass; anything else (status, resourceVersion, managed
@@ -93,7 +94,6 @@ class TransientError(Exception):
 
 @dataclass
 class _Pending:
-    full: bool = False
     again: bool = False
     task: asyncio.Task[None] | None = None
 
@@ -143,9 +143,17 @@ class Reconciler:
         # Service creates; requests queued there past the client timeout are retried and
         # leak addresses, and the queue never drains).
         self._passes = asyncio.Semaphore(settings.max_concurrent_passes)
+        # Status passes (pods and Deployments becoming ready) have a lane of their own: queued
+        # behind the full passes of 1000 new TaskApis, Ready would wait for all of them.
+        self._status_passes = asyncio.Semaphore(settings.max_concurrent_passes)
+        self.spec_changes = SpecChanges()  # which child events need a full pass
         self.on_pass: Callable[[Key, float, str], None] | None = None
         self._bodies: dict[Key, Mapping[str, Any]] = {}
-        self._pending: dict[Key, _Pending] = {}
+        # Full and status passes of a TaskApi are requested apart, (key, full): a status pass
+        # is not held back by a full pass waiting for its turn; _locks keeps them from running
+        # at the same time.
+        self._pending: dict[tuple[Key, bool], _Pending] = {}
+        self._locks: dict[Key, asyncio.Lock] = {}
         self._streaks: dict[Key, tuple[str, int]] = {}
         self._losing_since: dict[Key, float] = {}
         # What the last apply of a child returned, until the watch cache has caught up with
@@ -162,12 +170,13 @@ class Reconciler:
         old = self._bodies.get(key)
         if not _newer_or_same(body, old):
             return key, False
-        self._bodies[key] = body
+        self._bodies[key] = slim(body)  # 1000 TaskApis: their managedFields add up
         self.schedule.add(key, time.monotonic())
         return key, needs_full_pass(body, old)
 
     def forget(self, key: Key) -> None:
         self._bodies.pop(key, None)
+        self._locks.pop(key, None)
         self._streaks.pop(key, None)
         self._losing_since.pop(key, None)
         self.schedule.remove(key)
@@ -190,25 +199,26 @@ class Reconciler:
         """Request a pass; ``full`` also applies children (pod changes only need status)."""
         if key not in self._bodies or not self.gate():
             return
-        pending = self._pending.setdefault(key, _Pending())
-        pending.full = pending.full or full
+        pending = self._pending.setdefault((key, full), _Pending())
         if pending.task is None or pending.task.done():
-            pending.task = asyncio.create_task(self._drain(key, pending))
+            pending.task = asyncio.create_task(self._drain(key, full, pending))
         else:
             pending.again = True
 
     def _later(self, delay: float, key: Key, *, full: bool) -> None:
         asyncio.get_running_loop().call_later(delay, lambda: self.kick(key, full=full))
 
-    async def _drain(self, key: Key, pending: _Pending) -> None:
+    async def _drain(self, key: Key, full: bool, pending: _Pending) -> None:
         # Let a burst of watch events (e.g. a rollout) coalesce into one pass.
         await asyncio.sleep(0.05)
+        lane = self._passes if full else self._status_passes
         try:
             while True:
-                full, pending.full, pending.again = pending.full, False, False
+                pending.again = False
                 started, outcome = time.monotonic(), "ok"
                 try:
-                    async with self._passes:  # OP-HA: bounded concurrency (settings)
+                    async with lane, self._locks.setdefault(key, asyncio.Lock()):
+                        # OP-HA: bounded concurrency (settings); one pass of a key at a time
                         started = time.monotonic()
                         await self.run_once(key, full=full)
                     self.schedule.succeeded(key)
@@ -225,7 +235,7 @@ class Reconciler:
                 if not pending.again:
                     break
         finally:
-            self._pending.pop(key, None)
+            self._pending.pop((key, full), None)
 
     def _failed(self, key: Key, error: Exception) -> str:
         cause = error.__cause__ if isinstance(error, TransientError) else error
@@ -324,7 +334,8 @@ class Reconciler:
                 applied = stamped(manifest)
                 if not up_to_date(applied, live):
                     written = await self.kube.apply(applied)
-                    self._written[(kind.plural, taskapi.namespace, name)] = written
+                    self._written[(kind.plural, taskapi.namespace, name)] = slim(written)
+                    self.spec_changes.wrote(kind.plural, written)
                     outcome.applied.append(f"{kind.kind}/{name}")
             except KubeError as e:
                 if e.transient or e.namespace_terminating:
@@ -412,8 +423,7 @@ class Reconciler:
         ref = taskapi.spec.state_store.ref
         if ref is not None and ref.name not in missing:
             found = self.caches.component(ns, ref.name) or {}
-            items = {i.get("name") for i in (found.get("spec") or {}).get("metadata") or []}
-            if not set(names.OUTBOX_METADATA) <= items:
+            if not set(names.OUTBOX_METADATA) <= metadata_names(found):
                 outbox.append(ref.name)
         return missing, outbox
 

@@ -70,7 +70,10 @@ def test_cache_lookups_by_instance_and_by_name() -> None:
     assert caches.child(DEPLOYMENT, "ns", "shop", "shop") == ours
     assert caches.child(DEPLOYMENT, "ns", "shop", "other") is None
     assert caches.children(COMPONENT, "ns", "shop") == []  # no index for it: empty
-    assert caches.component("ns", "shared") == {"metadata": {"name": "shared", "namespace": "ns"}}
+    assert caches.component("ns", "shared") == {
+        "metadata": {"name": "shared", "namespace": "ns"},
+        "spec": {"metadata": []},
+    }
 
 
 def test_every_kind_of_child_is_registered_once() -> None:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import kopf
+import pytest
 
 from taskapi_operator import cache, handlers, names
 
@@ -17,7 +18,11 @@ def _resource(kind: names.ChildKind) -> kopf.Resource:
     return kopf.Resource(kind.group, kind.version, kind.plural, kind=kind.kind, namespaced=True)
 
 
-async def test_children_and_pods_are_filtered_on_the_server_and_listed_in_pages() -> None:
+async def test_children_and_pods_are_filtered_on_the_server_and_listed_in_pages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No /metrics server: the default port 8080 may be taken on a shared machine.
+    monkeypatch.setenv("TASKAPI_OPERATOR_METRICS_PORT", "0")
     settings = kopf.OperatorSettings()
     memo = kopf.Memo()
     indices: dict[str, Any] = {cache.index_id(k): {} for k in (*names.CHILD_KINDS, names.PODS)}
