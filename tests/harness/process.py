@@ -119,6 +119,16 @@ class Process:
         self.stop()
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop a child started with plain Popen (not a process group): SIGTERM, then SIGKILL."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(_KILL_REAP_SECONDS)
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)

@@ -22,6 +22,7 @@ import yaml
 from harness import binaries
 from harness.kube import Cluster, ClusterOptions
 from harness.ports import LOOPBACK, free_port
+from harness.process import terminate
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -379,12 +380,7 @@ def test_operator_runs_from_the_installed_chart(
             explain=lambda: "\n".join(log.read_text(errors="replace").splitlines()[-30:]),
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        terminate(process)
 
     helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait", kubeconfig=cluster.kubeconfig)
     gone = cluster.kubectl("get", "deployment", "taskapi-operator", "-n", NAMESPACE, check=False)

@@ -18,6 +18,7 @@ import yaml
 
 from harness.kube import Cluster
 from harness.ports import LOOPBACK, free_port
+from harness.process import terminate
 from harness.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[3]
@@ -196,9 +197,4 @@ def running_operator(
         wait_for(lambda: live(liveness), 60, "operator liveness endpoint", running)
         yield running
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        terminate(process)
