@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.io = io
         app.state.service = TaskService(store, settings)
-        app.state.processor = subscriber.EventProcessor(io, store)
+        app.state.processor = subscriber.EventProcessor(io, store, settings)
         async with connected_in_background(io.sidecar):
             yield
 

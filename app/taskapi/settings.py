@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     conflict_backoff_seconds: float = Field(default=0.01, ge=0)
     page_size_default: int = Field(default=20, ge=1)
     page_size_max: int = Field(default=100, ge=1)
+    # Events handled at once by the subscription (more wait their turn, see subscriber).
+    event_concurrency: int = Field(default=8, ge=1)
     # Index pages one list request may read: bounds a request that meets many emptied pages.
     list_max_page_reads: int = Field(default=64, ge=1)
     # True: PATCH, PUT .../status and DELETE without If-Match are refused with 428.

@@ -8,8 +8,8 @@ retry loop here re-reads and re-applies a change when another writer got in firs
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -43,6 +43,8 @@ TASK_PREFIX = "task:"
 ACTIVITY_PREFIX = "activity:"
 # Bound on walking a shard's chain to its newest page (from the head hint).
 MAX_PAGE_STEPS = 1000
+# Slots left on a page when its successor is created in the background (see _appended).
+PREPARE_AHEAD = 16
 
 
 def task_key(task_id: str) -> str:
@@ -80,6 +82,9 @@ class TaskStore:
         # time, so this process's creates never conflict with each other on a page.
         self._newest: list[int | None] = [None] * SHARDS
         self._locks = [asyncio.Lock() for _ in range(SHARDS)]
+        # (shard, page) this process has created ahead, and the background writes running.
+        self._prepared: set[tuple[int, int]] = set()
+        self._jobs: set[asyncio.Task[None]] = set()
 
     # -- the one retry loop ---------------------------------------------------------------
 
@@ -146,11 +151,13 @@ class TaskStore:
             # store without the outbox metadata daprd writes a projection as a plain value,
             # which the real write after it then replaces. (A second projection, to publish
             # a marker instead of the page, would break the page's ETag check there.)
+            appended = page.add(task.id)
             await self._io.transact([
-                Write(page_key(shard, page.number), _bytes(page.add(task.id)), etag=etag),
+                Write(page_key(shard, page.number), _bytes(appended), etag=etag),
                 Write(task_key(task.id), _bytes(event), projection=True),
                 Write(task_key(task.id), _bytes(record)),
             ])
+            self._appended(appended)
             return task
 
         async with self._locks[shard]:
@@ -203,25 +210,72 @@ class TaskStore:
 
         return await self._retrying(task_key(task_id), attempt)
 
+    def _appended(self, page: IndexPage) -> None:
+        """After a create: keep the shard's next page ready before this one fills up.
+
+        Creating a page costs round trips (a first write, then the head hint); done by the
+        create that found its page full, that cost landed in the slowest creates. The next
+        page is created in the background while PREPARE_AHEAD slots are left, and the create
+        that fills a page moves this process on to the next one. The head hint moves only
+        once the page is full: a new process must never skip a page with room, because a
+        listing walk ends a shard at its first page that is not full.
+        """
+        following = page.number + 1
+        if page.full:
+            self._newest[page.shard] = following
+            self._background(self._io.put(
+                head_key(page.shard), _bytes(HeadHint(page=following)).decode(), etag=None,
+                first_write=False), f"head hint of index shard {page.shard}")
+        elif (PAGE_CAPACITY + 1 - page.next_seq <= PREPARE_AHEAD
+              and (page.shard, following) not in self._prepared):
+            self._prepared.add((page.shard, following))
+            self._background(self._ensure_page(page.shard, following),
+                             f"index page {page_key(page.shard, following)}")
+
+    def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run `work` without holding up the request; failures only cost a later create."""
+        async def logged() -> None:
+            try:
+                await work
+            except TaskApiError as exc:
+                log.info("Background index write skipped what=%r reason=%s", what, exc)
+
+        job = asyncio.create_task(logged())
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    async def _ensure_page(self, shard: int, number: int, *, absent: bool = False) -> None:
+        """Create page `number` of `shard` empty unless it exists.
+
+        Outside transactions and first-write, so that a transaction always writes a page
+        that exists: Dapr checks no ETag on a missing key, and two creates could otherwise
+        both "create" the page and lose an entry. (A page once written first-write keeps
+        Redis's first-write flag, so this can never overwrite a page that has entries.)
+        """
+        key = page_key(shard, number)
+        if not absent and await self._io.get(key) is not None:
+            return
+        try:
+            await self._io.put(key, _bytes(IndexPage(shard=shard, number=number)).decode(),
+                               etag=None)
+        except (EtagConflictError, DaprUnavailableError):
+            if await self._io.get(key) is None:
+                raise
+
     async def _open_page(self, shard: int) -> tuple[IndexPage, str]:
         """The shard's newest page with room, and its store ETag (created if missing)."""
         number = self._newest[shard]
-        if number is None:  # first create on this shard in this process
-            hint = await self._io.get(head_key(shard))
-            number = HeadHint.model_validate_json(hint.data).page if hint else 0
+        # The head hint is read once per walk: first thing in a new process, and when the
+        # page this process appended to has filled up (other replicas, or a restore, may have
+        # filled many pages since: jumping to the hint keeps the walk short).
+        hinted = number is None
+        if number is None:
+            number = await self._head(shard)
         for _ in range(MAX_PAGE_STEPS):
             key = page_key(shard, number)
             stored = await self._io.get(key)
-            if stored is None:
-                # Pages are created outside transactions, first-write, so that a transaction
-                # always writes a page that exists: Dapr checks no ETag on a missing key, and
-                # two creates could otherwise both "create" the page and lose an entry.
-                empty = IndexPage(shard=shard, number=number)
-                try:
-                    await self._io.put(key, _bytes(empty).decode(), etag=None)
-                except (EtagConflictError, DaprUnavailableError):
-                    if await self._io.get(key) is None:
-                        raise
+            if stored is None:  # not prepared ahead (another process filled the page)
+                await self._ensure_page(shard, number, absent=True)
                 if number > 0:
                     await self._io.put(head_key(shard), _bytes(HeadHint(page=number)).decode(),
                                        etag=None, first_write=False)
@@ -231,8 +285,15 @@ class TaskStore:
                 self._newest[shard] = number
                 return page, stored.etag
             number += 1
+            if not hinted:
+                hinted = True
+                number = max(number, await self._head(shard))
         raise DaprUnavailableError(f"index shard {shard} has more than {MAX_PAGE_STEPS} pages "
                                    f"of {PAGE_CAPACITY} after its head hint")
+
+    async def _head(self, shard: int) -> int:
+        hint = await self._io.get(head_key(shard))
+        return HeadHint.model_validate_json(hint.data).page if hint else 0
 
     async def _forget(self, task_id: str) -> None:
         try:

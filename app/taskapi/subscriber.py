@@ -5,6 +5,7 @@ event may be a phantom of a rejected write. So an event is a claim checked again
 stored record (taskapi.records.verify) and recorded per event id before it counts as done.
 """
 
+import asyncio
 import json
 import logging
 from enum import StrEnum
@@ -72,9 +73,14 @@ def with_event(activity: TaskActivity | None, event: TaskEvent) -> TaskActivity 
 
 
 class EventProcessor:
-    def __init__(self, io: DaprIO, store: TaskStore) -> None:
+    def __init__(self, io: DaprIO, store: TaskStore, settings: Settings) -> None:
         self._io = io
         self._store = store
+        # The outbox releases events in bursts (its internal topic holds each message about
+        # a second, up to the pub/sub's concurrency at once). Handled all at once, a burst
+        # of Dapr calls would queue API requests behind it on this event loop; a few at a
+        # time, API requests keep their latency and the burst drains just after.
+        self._slots = asyncio.Semaphore(settings.event_concurrency)
 
     async def process(self, raw: bytes) -> Delivery:
         event = parse_message(raw)
@@ -86,7 +92,8 @@ class EventProcessor:
         log.info("Received event: %s for task %s event_id=%s revision=%d", event.event_type,
                  event.task_id, event.event_id, event.revision)
         try:
-            return await self._handle(event)
+            async with self._slots:
+                return await self._handle(event)
         except InvocationError as exc:
             log.warning("Notification failed task=%s event_id=%s error=%s", event.task_id,
                         event.event_id, exc)

@@ -90,7 +90,7 @@ def _scale_point(subject: subjects.Subject, stored: int, target: int,
     task_id = _known_id(url)
     stored += 1
 
-    async def get_one(client: httpx.AsyncClient, i: int, result: load.Result) -> bool:
+    async def get_one(client: load.Client, i: int, result: load.Result) -> bool:
         reply = await load.timed(result, "get", client.get(f"/tasks/{task_id}"))
         return reply.status_code == 200
 

@@ -14,6 +14,7 @@ from taskapi.dapr_io import Stored
 from taskapi.errors import DaprUnavailableError, InvocationError
 from taskapi.models import Task, TaskActivity, TaskEvent, TaskStatus
 from taskapi.records import TaskRecord
+from taskapi.settings import Settings
 from taskapi.subscriber import Delivery, EventProcessor
 
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
@@ -70,7 +71,7 @@ def _raw(event: TaskEvent) -> bytes:
 def _processor(io: FakeIO, store: FakeStore) -> EventProcessor:
     fake_io: Any = io
     fake_store: Any = store
-    return EventProcessor(fake_io, fake_store)
+    return EventProcessor(fake_io, fake_store, Settings())
 
 
 async def test_completion_notifies_once_even_when_delivered_twice() -> None:
