@@ -32,6 +32,8 @@ JSON = "application/json"
 TTL_METADATA = "ttlInSeconds"
 # Invocation answers that may succeed when tried again later (the SDK's own retry list).
 TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
+# Keys one bulk read asks daprd to fetch at once (a list page reads up to 100 tasks).
+BULK_READ_PARALLELISM = 32
 # An API key the callee rejects may have been rotated: re-read it and retry.
 REJECTED_KEY_HTTP = frozenset({401, 403})
 
@@ -144,8 +146,12 @@ class DaprIO:
             return {}
         client = self._require()
         store = self._settings.state_store
+        # The SDK's default parallelism is 1: on a store without a native bulk read (Redis)
+        # daprd then reads the keys one after another, which made a list page cost ~28
+        # sequential Redis round trips. PostgreSQL v2 reads them in one query either way.
+        parallelism = min(len(keys), BULK_READ_PARALLELISM)
         resp = await self._bounded(f"reading {len(keys)} keys from state store {store!r}",
-                                   client.get_bulk_state(store, keys))
+                                   client.get_bulk_state(store, keys, parallelism=parallelism))
         found: dict[str, Stored] = {}
         for item in resp.items:
             if item.error:

@@ -223,9 +223,8 @@ class TaskStore:
         following = page.number + 1
         if page.full:
             self._newest[page.shard] = following
-            self._background(self._io.put(
-                head_key(page.shard), _bytes(HeadHint(page=following)).decode(), etag=None,
-                first_write=False), f"head hint of index shard {page.shard}")
+            self._background(self._advance_head(page.shard, following),
+                             f"head hint of index shard {page.shard}")
         elif (PAGE_CAPACITY + 1 - page.next_seq <= PREPARE_AHEAD
               and (page.shard, following) not in self._prepared):
             self._prepared.add((page.shard, following))
@@ -277,8 +276,8 @@ class TaskStore:
             if stored is None:  # not prepared ahead (another process filled the page)
                 await self._ensure_page(shard, number, absent=True)
                 if number > 0:
-                    await self._io.put(head_key(shard), _bytes(HeadHint(page=number)).decode(),
-                                       etag=None, first_write=False)
+                    self._background(self._advance_head(shard, number),
+                                     f"head hint of index shard {shard}")
                 continue
             page = IndexPage.model_validate_json(stored.data)
             if not page.full:
@@ -294,6 +293,19 @@ class TaskStore:
     async def _head(self, shard: int) -> int:
         hint = await self._io.get(head_key(shard))
         return HeadHint.model_validate_json(hint.data).page if hint else 0
+
+    async def _advance_head(self, shard: int, number: int) -> None:
+        """Move the shard's head hint up to `number`, never back.
+
+        Other processes (or a restore) may have moved it further meanwhile: a hint moved
+        back would make every new walk read each page in between.
+        """
+        key = head_key(shard)
+        stored = await self._io.get(key)
+        if stored is not None and HeadHint.model_validate_json(stored.data).page >= number:
+            return
+        await self._io.put(key, _bytes(HeadHint(page=number)).decode(),
+                           etag=stored.etag if stored else None)
 
     async def _forget(self, task_id: str) -> None:
         try:

@@ -84,7 +84,9 @@ def _scale_point(subject: subjects.Subject, stored: int, target: int,
         if sample is not None:  # the app reads what was seeded
             httpx.get(f"{url}/tasks/{sample}", timeout=30).raise_for_status()
     drain()
-    creates = load.run_sync(url, load.create, clients=8, per_client=50,
+    # 1,600 creates: long enough (seconds) that a one-off cost, such as the first walk of
+    # a shard after a restore, does not decide the rate
+    creates = load.run_sync(url, load.create, clients=8, per_client=200,
                             budget_seconds=args.phase_seconds)
     stored += creates.done
     task_id = _known_id(url)

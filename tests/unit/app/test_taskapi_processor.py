@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -129,3 +130,34 @@ async def test_failed_notification_is_retried_or_dropped(
 
 async def test_malformed_event_is_dropped() -> None:
     assert await _processor(FakeIO(), FakeStore()).process(b'{"data": {}}') == Delivery.DROP
+
+
+async def test_a_burst_of_events_is_handled_a_few_at_a_time() -> None:
+    """The outbox releases events in bursts; only event_concurrency run at once."""
+    io, store = FakeIO(), FakeStore()
+    store.stored(events.created(PENDING))
+    running = peak = 0
+    gate = asyncio.Event()
+    seen = store.seen
+
+    async def slow_seen(task_id: str) -> tuple[Stored | None, TaskRecord | None]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await gate.wait()
+        running -= 1
+        return await seen(task_id)
+
+    store.seen = slow_seen  # type: ignore[method-assign]
+    fake_io: Any = io
+    fake_store: Any = store
+    processor = EventProcessor(fake_io, fake_store, Settings(event_concurrency=3))
+    burst = [asyncio.create_task(processor.process(_raw(events.created(PENDING))))
+             for _ in range(20)]
+    for _ in range(20):  # every delivery has had its chance to start
+        await asyncio.sleep(0)
+    assert peak == 3
+    gate.set()
+    outcomes = await asyncio.gather(*burst)
+    assert outcomes == [Delivery.SUCCESS] * 20
+    assert peak == 3

@@ -120,3 +120,32 @@ async def test_the_next_page_is_ready_before_a_page_fills_and_the_filler_moves_o
     await store.create(last, events.created(last))
     assert sidecar.gets == [page_key(0, 1)]  # straight to the new page: one read
     assert IndexPage.model_validate_json(sidecar.values[page_key(0, 1)].data).has(last.id)
+
+
+async def test_filling_a_page_never_moves_the_head_hint_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Others filled pages 1..10 while this process still appended to page 0."""
+    monkeypatch.setattr(random, "choice", lambda _: 0)
+    sidecar = FakeSidecar()
+    store = TaskStore(sidecar, Settings())  # type: ignore[arg-type]
+    sidecar._store(page_key(0, 0), _page_with(0, 0, PAGE_CAPACITY - 1).model_dump_json()
+                   .encode())
+    for number in range(1, 11):
+        full = _page_with(0, number, PAGE_CAPACITY)
+        sidecar._store(page_key(0, number), full.model_dump_json().encode())
+    sidecar._store(head_key(0), HeadHint(page=10).model_dump_json().encode())
+    store._newest = [0] * SHARDS
+
+    await store.create(_task(1), events.created(_task(1)))  # fills page 0
+    await _settle()
+    assert HeadHint.model_validate_json(sidecar.values[head_key(0)].data).page == 10
+
+    sidecar.gets.clear()
+    await store.create(_task(2), events.created(_task(2)))
+    await _settle()
+    page_reads = [k for k in sidecar.gets if k != head_key(0)]
+    # own page 1 (full), the hinted page 10 (full), 11 (missing: created), 11 again
+    assert page_reads == [page_key(0, 1), page_key(0, 10), page_key(0, 11), page_key(0, 11)]
+    assert IndexPage.model_validate_json(sidecar.values[page_key(0, 11)].data).has(_task(2).id)
+    assert HeadHint.model_validate_json(sidecar.values[head_key(0)].data).page == 11
