@@ -347,6 +347,10 @@ class Cluster:
                 f"--audit-log-path={self.audit_log}",
                 "--audit-log-format=json",
                 "--audit-log-mode=blocking",
+                # One file for the whole run: at the default (0, which the log writer reads
+                # as 100 MB) a run with 10,000 pods rotated it, and readers that remember an
+                # offset in it (tools/bench/bench_operator.py) then counted nothing.
+                "--audit-log-maxsize=1000000",
             ]
         proc = self._spawn("kube-apiserver", args)
         proc.wait_until(lambda: self._get_ok("/readyz"), 90, "ready (/readyz)")

@@ -221,6 +221,9 @@ def audited_requests(cluster: Cluster, before: Sample, after: Sample) -> list[di
     """The operator user's requests received inside the window (one per auditID)."""
     assert cluster.audit_log is not None
     seen: dict[str, dict[str, Any]] = {}
+    if cluster.audit_log.stat().st_size < before.audit_offset:
+        raise RuntimeError(f"{cluster.audit_log} was rotated during the window: "
+                           "its requests cannot be counted")
     with cluster.audit_log.open("rb") as log:
         log.seek(before.audit_offset)
         for raw in log:
