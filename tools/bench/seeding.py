@@ -34,6 +34,15 @@ def _first_free_page(client: httpx.Client, shard: int) -> int:
     raise RuntimeError(f"index shard {shard} has over {MAX_PAGES_PER_SHARD} pages")
 
 
+def _etag_of(client: httpx.Client, key: str) -> dict[str, str]:
+    """The key's current ETag, as a bulk item's field: the app writes head hints
+    first-write, and Redis then refuses an unconditional write of them."""
+    reply = client.get(f"/{key}")
+    reply.raise_for_status()
+    etag = reply.headers.get("ETag")
+    return {"etag": etag} if reply.status_code == 200 and etag else {}
+
+
 def _save(client: httpx.Client, items: list[dict[str, Any]]) -> None:
     reply = client.post("/", json=items)
     if reply.status_code >= 300:
@@ -75,7 +84,8 @@ def seed(sidecar_url: str, count: int, budget_seconds: float) -> tuple[int, str 
             stored += len(records)
         written = -(-stored // per_page)
         heads = [{"key": head_key(s), "value": HeadHint(page=first[s] + (written - 1 - s) // SHARDS
-                                                         ).model_dump(mode="json")}
+                                                         ).model_dump(mode="json"),
+                  **_etag_of(client, head_key(s))}
                  for s in range(min(SHARDS, written))]
         if heads:
             _save(client, heads)
