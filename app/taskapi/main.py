@@ -1,6 +1,7 @@
 """The Task API application factory: one DaprIO (one Dapr client) per process, via lifespan."""
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -24,6 +25,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.io = io
         app.state.service = TaskService(store, settings)
         app.state.processor = subscriber.EventProcessor(io, store, settings)
+        # Everything made so far (modules, routes, the app's models) lives as long as the
+        # process: out of the collector's sight, a full collection no longer walks it, which
+        # showed as event-loop pauses in the slowest requests.
+        gc.freeze()
         async with connected_in_background(io.sidecar):
             yield
 

@@ -83,6 +83,10 @@ class EventProcessor:
         self._slots = asyncio.Semaphore(settings.event_concurrency)
 
     async def process(self, raw: bytes) -> Delivery:
+        async with self._slots:  # parsing and logging too: a burst is hundreds of them
+            return await self._process(raw)
+
+    async def _process(self, raw: bytes) -> Delivery:
         event = parse_message(raw)
         if isinstance(event, IndexWrite):
             return Delivery.SUCCESS
@@ -92,8 +96,7 @@ class EventProcessor:
         log.info("Received event: %s for task %s event_id=%s revision=%d", event.event_type,
                  event.task_id, event.event_id, event.revision)
         try:
-            async with self._slots:
-                return await self._handle(event)
+            return await self._handle(event)
         except InvocationError as exc:
             log.warning("Notification failed task=%s event_id=%s error=%s", event.task_id,
                         event.event_id, exc)
