@@ -36,14 +36,22 @@ IDLE_SECONDS = 10
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time of the processes (one that has exited since counts nothing)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
 
 
-def stack_pids() -> dict[str, int]:
-    """Every live process of interest on the machine, by a short name (app, daprd...)."""
-    found: dict[str, int] = {}
+def stack_pids() -> dict[str, list[int]]:
+    """The live processes of interest on the machine, by a short name (app, daprd...);
+    PostgreSQL's work happens in one backend process per connection, all counted."""
+    found: dict[str, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -51,14 +59,16 @@ def stack_pids() -> dict[str, int]:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
+        if cmd.startswith("postgres") or "/bin/postgres " in cmd:  # server and backends
+            found.setdefault("postgres", []).append(int(entry.name))
+            continue
         for name, marker in (("taskapi", "bin/taskapi"), ("notifier", "notification-service "),
                              ("daprd(taskapi)", "--app-id=taskapi-"),
                              ("daprd(notifier)", "--app-id=notification-service-"),
                              ("daprd(seed)", "--app-id=seed-"), ("seed-app", "seed_app"),
-                             ("redis-py-app", "redis_app"), ("redis-server", "redis-server"),
-                             ("postgres", "postgres")):
+                             ("redis-py-app", "redis_app"), ("redis-server", "redis-server")):
             if marker in cmd and name not in found:
-                found[name] = int(entry.name)
+                found[name] = [int(entry.name)]
     return found
 
 
