@@ -347,9 +347,10 @@ class Cluster:
                 f"--audit-log-path={self.audit_log}",
                 "--audit-log-format=json",
                 "--audit-log-mode=blocking",
-                # One file for the whole run: at the default (0, which the log writer reads
-                # as 100 MB) a run with 10,000 pods rotated it, and readers that remember an
-                # offset in it (tools/bench/bench_operator.py) then counted nothing.
+                # One file for the whole run: kube-apiserver 1.34 hands its default (0) to
+                # lumberjack, which reads 0 as 100 MB; a run with 10,000 pods rotated it, and
+                # readers that remember an offset in it (tools/bench/bench_operator.py) then
+                # counted nothing. (Newer apiservers read 0 as "never rotate".)
                 "--audit-log-maxsize=1000000",
             ]
         proc = self._spawn("kube-apiserver", args)
