@@ -223,6 +223,7 @@ class TaskStore:
         following = page.number + 1
         if page.full:
             self._newest[page.shard] = following
+            self._prepared.discard((page.shard, following))  # stays one entry per shard
             self._background(self._advance_head(page.shard, following),
                              f"head hint of index shard {page.shard}")
         elif (PAGE_CAPACITY + 1 - page.next_seq <= PREPARE_AHEAD
