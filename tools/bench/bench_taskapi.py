@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -227,12 +226,8 @@ def run(args: argparse.Namespace) -> int:
         config = write_configuration(work / "dapr" / "config.yaml", work / "dapr" / "names.db")
         apilog = roundtrips.api_logging_configuration(work / "dapr")
         with RedisServer(work / "redis") as redis, PostgresServer(work / "postgres") as pg:
-            factories: dict[str, Callable[[], AbstractContextManager[subjects.Subject]]] = {
-                "d": lambda: subjects.redis_py(work / "redis-py", redis),
-                "c": lambda: subjects.seed_pattern(work / "seed", redis, config),
-                "a": lambda: subjects.taskapi(work / "taskapi-redis", redis, config),
-                "b": lambda: subjects.taskapi(work / "taskapi-pg", redis, config, pg),
-            }
+            factories = subjects.by_key(work, redis, config, pg)
+
             def drain() -> None:
                 left, waited = settle.wait(redis.host, redis.port, args.phase_seconds)
                 if waited > 1 or left:

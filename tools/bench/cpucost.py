@@ -16,8 +16,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,13 +83,8 @@ def main() -> int:
         work = Path(tmp)
         config = write_configuration(work / "dapr" / "config.yaml", work / "dapr" / "names.db")
         with RedisServer(work / "redis") as redis, PostgresServer(work / "postgres") as pg:
-            factories: dict[str, Callable[[], AbstractContextManager[subjects.Subject]]] = {
-                "a": lambda: subjects.taskapi(work / "a", redis, config),
-                "b": lambda: subjects.taskapi(work / "b", redis, config, pg),
-                "c": lambda: subjects.seed_pattern(work / "c", redis, config),
-                "d": lambda: subjects.redis_py(work / "d", redis),
-            }
-            with factories[args.subject]() as subject:
+            start = subjects.by_key(work, redis, config, pg)[args.subject]
+            with start() as subject:
                 load.run_sync(subject.url, load.cycle, clients=1, per_client=20,
                               budget_seconds=60)
                 settle.wait(redis.host, redis.port, 120)

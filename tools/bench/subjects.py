@@ -13,6 +13,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,17 @@ def redis_py(workdir: Path, redis: RedisServer) -> Iterator[Subject]:
         yield Subject("FastAPI + redis-py (no Dapr)", url, app.pid, None, None)
     finally:
         app.stop()
+
+
+Starter = Callable[[], AbstractContextManager[Subject]]
+
+
+def by_key(work: Path, redis: RedisServer, config: Path, pg: PostgresServer
+           ) -> dict[str, Starter]:
+    """The four subjects by their letter in the benchmark's output, each in its own dir."""
+    return {
+        "a": lambda: taskapi(work / "taskapi-redis", redis, config),
+        "b": lambda: taskapi(work / "taskapi-pg", redis, config, pg),
+        "c": lambda: seed_pattern(work / "seed", redis, config),
+        "d": lambda: redis_py(work / "redis-py", redis),
+    }
