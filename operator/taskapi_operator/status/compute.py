@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,37 +49,28 @@ def _names(views: Sequence[PodView]) -> str:
 
 def _components_condition(taskapi: TaskApi, observed: Observed) -> Cond:
     kind = names.COND_COMPONENTS_READY
-    ns = taskapi.namespace
     if observed.apply_error:
         return Cond(kind, "False", names.REASON_APPLY_FAILED, observed.apply_error)
-    if observed.missing_components:
-        missing = ", ".join(observed.missing_components)
-        return Cond(
-            kind,
-            "False",
-            names.REASON_COMPONENT_NOT_FOUND,
-            f"referenced Dapr component(s) {missing} not found in namespace {ns}: "
-            "create them, or let the operator manage them (spec.<store>.managed)",
-        )
-    if observed.missing_secrets:
-        missing = ", ".join(observed.missing_secrets)
-        return Cond(
-            kind,
-            "False",
-            names.REASON_SECRET_NOT_FOUND,
-            f"Secret(s) {missing} not found in namespace {ns}: create them "
-            "(referenced by spec.notifications.secretName or a component secretKeyRef)",
-        )
-    if observed.outbox_missing:
-        stores = ", ".join(observed.outbox_missing)
-        return Cond(
-            kind,
-            "False",
-            names.REASON_OUTBOX_NOT_CONFIGURED,
-            f"referenced state store {stores} lacks the outbox metadata "
-            f"{' and '.join(names.OUTBOX_METADATA)}: the app's events are published from its "
-            "state transactions; add them (pubsub and topic of this TaskApi) to the Component",
-        )
+    ns = taskapi.namespace
+    outbox = " and ".join(names.OUTBOX_METADATA)
+    # What keeps the components from being ready, the first found wins: what is missing,
+    # the reason, and a message that says what to do about it.
+    blockers: tuple[tuple[Sequence[str], str, Callable[[str], str]], ...] = (
+        (observed.missing_components, names.REASON_COMPONENT_NOT_FOUND,
+         lambda missing: f"referenced Dapr component(s) {missing} not found in namespace {ns}: "
+                         "create them, or let the operator manage them (spec.<store>.managed)"),
+        (observed.missing_secrets, names.REASON_SECRET_NOT_FOUND,
+         lambda missing: f"Secret(s) {missing} not found in namespace {ns}: create them "
+                         "(referenced by spec.notifications.secretName or a component "
+                         "secretKeyRef)"),
+        (observed.outbox_missing, names.REASON_OUTBOX_NOT_CONFIGURED,
+         lambda stores: f"referenced state store {stores} lacks the outbox metadata {outbox}: "
+                        "the app's events are published from its state transactions; add "
+                        "them (pubsub and topic of this TaskApi) to the Component"),
+    )
+    for found, reason, message in blockers:
+        if found:
+            return Cond(kind, "False", reason, message(", ".join(found)))
     resolved = component_names(taskapi)
     return Cond(
         kind,
