@@ -65,9 +65,12 @@ def dapr_namespace(dapr_control_plane: DaprControlPlane) -> Iterator[str]:
     cluster.kubectl("create", "namespace", name)
     # pods are admitted once the namespace's "default" ServiceAccount exists
     cluster.wait_for(
-        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False)
-        .returncode == 0,
-        30, f"ServiceAccount {name}/default",
+        lambda: (
+            cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode
+            == 0
+        ),
+        30,
+        f"ServiceAccount {name}/default",
     )
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -34,8 +34,7 @@ class SidecarConnection:
                 async with asyncio.timeout(self._wait_seconds):
                     await _wait_for_sidecar()
             except TimeoutError:
-                log.warning("Dapr sidecar not reachable yet; still waiting url=%s",
-                            get_api_url())
+                log.warning("Dapr sidecar not reachable yet; still waiting url=%s", get_api_url())
                 continue
             self.client = DaprClient()
             log.info("Dapr client ready")

@@ -62,14 +62,16 @@ class DaprIO:
                 return await call
         except Exception as exc:  # gRPC errors of every kind: the caller retries later
             raise StateUnavailableError(
-                f"{what} in state store {self._settings.state_store!r}: {exc}") from exc
+                f"{what} in state store {self._settings.state_store!r}: {exc}"
+            ) from exc
 
     async def read_claim(self, key: str) -> tuple[Claim, str] | None:
         client = self.sidecar.client
         if client is None:
             raise StateUnavailableError("the Dapr sidecar is not reachable yet")
-        resp = await self._state(f"reading {key!r}",
-                                 client.get_state(self._settings.state_store, key))
+        resp = await self._state(
+            f"reading {key!r}", client.get_state(self._settings.state_store, key)
+        )
         if not resp.data:
             return None
         return Claim.model_validate_json(resp.data), resp.etag
@@ -84,10 +86,17 @@ class DaprIO:
             raise StateUnavailableError("the Dapr sidecar is not reachable yet")
         s = self._settings
         try:
-            await self._state(f"writing {key!r}", client.save_state(
-                s.state_store, key, claim.model_dump_json(), etag=etag,
-                options=StateOptions(concurrency=Concurrency.first_write),
-                state_metadata={"ttlInSeconds": str(s.claim_ttl_seconds)}))
+            await self._state(
+                f"writing {key!r}",
+                client.save_state(
+                    s.state_store,
+                    key,
+                    claim.model_dump_json(),
+                    etag=etag,
+                    options=StateOptions(concurrency=Concurrency.first_write),
+                    state_metadata={"ttlInSeconds": str(s.claim_ttl_seconds)},
+                ),
+            )
         except StateUnavailableError:
             # A refused first write or a stale ETag comes back as an error like any other:
             # it was a lost race exactly when the stored claim is not the one we replaced.
@@ -95,4 +104,3 @@ class DaprIO:
             if current is not None and current[1] != etag:
                 raise ClaimTakenError(key) from None
             raise
-

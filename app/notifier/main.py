@@ -19,13 +19,17 @@ PROBLEM_JSON = "application/problem+json"
 
 def _problem(code: int, title: str, detail: str) -> JSONResponse:
     headers = {"Retry-After": "5"} if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
-    return JSONResponse({"type": "about:blank", "title": title, "status": code,
-                         "detail": detail}, status_code=code, media_type=PROBLEM_JSON,
-                        headers=headers)
+    return JSONResponse(
+        {"type": "about:blank", "title": title, "status": code, "detail": detail},
+        status_code=code,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def _router(settings: Settings) -> APIRouter:
     router = APIRouter()
+
     @router.post("/notify", response_model=None)
     async def notify(body: NotifyRequest, request: Request) -> NotifyResult | JSONResponse:
         io: DaprIO = request.app.state.io
@@ -35,17 +39,22 @@ def _router(settings: Settings) -> APIRouter:
         except SecretUnavailableError as exc:
             return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
         if api_key is None or not hmac.compare_digest(api_key.encode(), expected.encode()):
-            return _problem(status.HTTP_401_UNAUTHORIZED, "Unauthorized",
-                            f"missing or wrong {settings.api_key_header} header")
+            return _problem(
+                status.HTTP_401_UNAUTHORIZED,
+                "Unauthorized",
+                f"missing or wrong {settings.api_key_header} header",
+            )
         notifications: Notifications = request.app.state.notifications
         try:
             outcome = await notifications.notify(body)
         except StateUnavailableError as exc:
             return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
         if outcome == Outcome.BUSY:
-            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable",
-                            f"event {body.event_id} is being notified by another replica; "
-                            "retry later")
+            return _problem(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                f"event {body.event_id} is being notified by another replica; retry later",
+            )
         return NotifyResult(event_id=body.event_id, recorded=outcome == Outcome.SENT)
 
     @router.get("/notifications")

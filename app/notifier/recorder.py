@@ -14,11 +14,15 @@ class Recorder:
         self._sent: list[Notification] = []
 
     def record(self, request: NotifyRequest) -> None:
-        self._sent.append(Notification(
-            event_id=request.event_id, task_id=request.task_id,
-            event_type=request.event_type, title=request.title,
-            received_at=datetime.now(UTC),
-        ))
+        self._sent.append(
+            Notification(
+                event_id=request.event_id,
+                task_id=request.task_id,
+                event_type=request.event_type,
+                title=request.title,
+                received_at=datetime.now(UTC),
+            )
+        )
 
     def list(self, task_id: str | None = None) -> list[Notification]:
         return [n for n in self._sent if task_id is None or n.task_id == task_id]

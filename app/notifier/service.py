@@ -28,9 +28,13 @@ class Notifications:
 
     async def notify(self, request: NotifyRequest) -> Outcome:
         key = claim_key(request.event_id)
-        mine = Claim(event_id=request.event_id, task_id=request.task_id,
-                     state=ClaimState.PENDING, by=self._settings.replica,
-                     at=datetime.now(UTC))
+        mine = Claim(
+            event_id=request.event_id,
+            task_id=request.task_id,
+            state=ClaimState.PENDING,
+            by=self._settings.replica,
+            at=datetime.now(UTC),
+        )
         try:
             # The common case, one call: nobody has claimed this event yet.
             await self._io.write_claim(key, mine, None)
@@ -39,8 +43,12 @@ class Notifications:
             if outcome is not None:
                 return outcome
         self._recorder.record(request)
-        log.info("Notification delivered event_id=%s task=%s type=%s", request.event_id,
-                 request.task_id, request.event_type)
+        log.info(
+            "Notification delivered event_id=%s task=%s type=%s",
+            request.event_id,
+            request.task_id,
+            request.event_type,
+        )
         await self._mark_sent(key, mine)
         return Outcome.SENT
 
@@ -51,13 +59,17 @@ class Notifications:
             return Outcome.BUSY  # expired or removed meanwhile: the redelivery decides
         decision = decide(existing[0], mine.at, timedelta(seconds=self._settings.lease_seconds))
         if decision == Decision.DUPLICATE:
-            log.info("Duplicate notification ignored event_id=%s task=%s", mine.event_id,
-                     mine.task_id)
+            log.info(
+                "Duplicate notification ignored event_id=%s task=%s", mine.event_id, mine.task_id
+            )
             return Outcome.DUPLICATE
         if decision == Decision.BUSY:
             return Outcome.BUSY
-        log.warning("Taking over an unfinished notification event_id=%s from=%s",
-                    mine.event_id, existing[0].by)
+        log.warning(
+            "Taking over an unfinished notification event_id=%s from=%s",
+            mine.event_id,
+            existing[0].by,
+        )
         try:
             await self._io.write_claim(key, mine, existing[1])
         except ClaimTakenError:
@@ -77,5 +89,4 @@ class Notifications:
             if claimed is not None and claimed[0] == mine:
                 await self._io.write_claim(key, sent, claimed[1])
         except (ClaimTakenError, StateUnavailableError) as exc:
-            log.warning("Could not mark notification sent event_id=%s error=%s",
-                        mine.event_id, exc)
+            log.warning("Could not mark notification sent event_id=%s error=%s", mine.event_id, exc)

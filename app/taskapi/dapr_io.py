@@ -65,10 +65,14 @@ class Write:
         metadata = dict(PROJECTION) if self.projection else {}
         if self.ttl_seconds:
             metadata[TTL_METADATA] = str(self.ttl_seconds)
-        kind = (TransactionOperationType.delete if self.value is None
-                else TransactionOperationType.upsert)
-        return TransactionalStateOperation(self.key, self.value, etag=self.etag,
-                                           operation_type=kind, metadata=metadata or None)
+        kind = (
+            TransactionOperationType.delete
+            if self.value is None
+            else TransactionOperationType.upsert
+        )
+        return TransactionalStateOperation(
+            self.key, self.value, etag=self.etag, operation_type=kind, metadata=metadata or None
+        )
 
 
 def _grpc_code(exc: BaseException) -> object | None:
@@ -134,8 +138,9 @@ class DaprIO:
     async def get(self, key: str) -> Stored | None:
         client = self._require()
         store = self._settings.state_store
-        resp = await self._bounded(f"reading {key!r} from state store {store!r}",
-                                   client.get_state(store, key))
+        resp = await self._bounded(
+            f"reading {key!r} from state store {store!r}", client.get_state(store, key)
+        )
         # A missing key is not an error in Dapr: empty data and empty ETag.
         if not resp.etag and not resp.data:
             return None
@@ -150,8 +155,10 @@ class DaprIO:
         # daprd then reads the keys one after another, which made a list page cost ~28
         # sequential Redis round trips. PostgreSQL v2 reads them in one query either way.
         parallelism = min(len(keys), BULK_READ_PARALLELISM)
-        resp = await self._bounded(f"reading {len(keys)} keys from state store {store!r}",
-                                   client.get_bulk_state(store, keys, parallelism=parallelism))
+        resp = await self._bounded(
+            f"reading {len(keys)} keys from state store {store!r}",
+            client.get_bulk_state(store, keys, parallelism=parallelism),
+        )
         found: dict[str, Stored] = {}
         for item in resp.items:
             if item.error:
@@ -162,8 +169,13 @@ class DaprIO:
         return found
 
     async def put(
-        self, key: str, value: str, etag: str | None, ttl_seconds: int | None = None,
-        *, first_write: bool = True,
+        self,
+        key: str,
+        value: str,
+        etag: str | None,
+        ttl_seconds: int | None = None,
+        *,
+        first_write: bool = True,
     ) -> None:
         """Write `key` outside a transaction; with etag=None and first_write it only creates.
 
@@ -178,15 +190,18 @@ class DaprIO:
         metadata = {TTL_METADATA: str(ttl_seconds)} if ttl_seconds else {}
         await self._bounded(
             f"writing {key!r} to state store {store!r}",
-            client.save_state(store, key, value, etag=etag, options=options,
-                              state_metadata=metadata),
+            client.save_state(
+                store, key, value, etag=etag, options=options, state_metadata=metadata
+            ),
         )
 
     async def delete(self, key: str, etag: str | None) -> None:
         client = self._require()
         store = self._settings.state_store
-        await self._bounded(f"deleting {key!r} from state store {store!r}",
-                            client.delete_state(store, key, etag=etag))
+        await self._bounded(
+            f"deleting {key!r} from state store {store!r}",
+            client.delete_state(store, key, etag=etag),
+        )
 
     async def transact(self, writes: list[Write]) -> None:
         """Commit `writes` as one state transaction (with the outbox: their event too).
@@ -199,9 +214,10 @@ class DaprIO:
         store = self._settings.state_store
         what = f"transaction on {', '.join(w.key for w in writes if not w.projection)}"
         try:
-            await self._bounded(f"{what} in state store {store!r}",
-                                client.execute_state_transaction(
-                                    store, [w.operation() for w in writes]))
+            await self._bounded(
+                f"{what} in state store {store!r}",
+                client.execute_state_transaction(store, [w.operation() for w in writes]),
+            )
         except DaprUnavailableError:
             checked = {w.key: w.etag for w in writes if w.etag is not None and not w.projection}
             if not checked or not self.connected:
@@ -221,8 +237,9 @@ class DaprIO:
         client = self._require()
         s = self._settings
         where = f"secret {s.notification_secret!r} in secret store {s.secret_store!r}"
-        resp = await self._bounded(f"reading {where}",
-                                   client.get_secret(s.secret_store, s.notification_secret))
+        resp = await self._bounded(
+            f"reading {where}", client.get_secret(s.secret_store, s.notification_secret)
+        )
         value = resp.secret.get(s.notification_secret_key)
         if not value:
             raise DaprUnavailableError(f"{where} has no key {s.notification_secret_key!r}")
@@ -238,17 +255,23 @@ class DaprIO:
         try:
             async with asyncio.timeout(s.dapr_call_timeout_seconds):
                 await client.invoke_method(
-                    s.notification_app_id, s.notification_method,
-                    data=event.model_dump_json(), content_type=JSON,
-                    metadata=((s.api_key_header, api_key),), http_verb="POST",
+                    s.notification_app_id,
+                    s.notification_method,
+                    data=event.model_dump_json(),
+                    content_type=JSON,
+                    metadata=((s.api_key_header, api_key),),
+                    http_verb="POST",
                 )
         except DaprHttpError as exc:
             status = exc.status_code
             if status in REJECTED_KEY_HTTP:
                 self._api_key = None
             transient = status in TRANSIENT_HTTP or status in REJECTED_KEY_HTTP
-            raise InvocationError(f"invoking {target}: HTTP {status}: {exc.message}",
-                                  transient=transient, status=status) from exc
+            raise InvocationError(
+                f"invoking {target}: HTTP {status}: {exc.message}",
+                transient=transient,
+                status=status,
+            ) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise InvocationError(f"invoking {target}: {exc!r}", transient=True) from exc
 

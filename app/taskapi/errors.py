@@ -21,8 +21,10 @@ class PreconditionFailedError(TaskApiError):
 
 class PreconditionRequiredError(TaskApiError):
     def __init__(self) -> None:
-        super().__init__("this API requires If-Match on changes: GET the task and send its "
-                         "ETag as If-Match (or * to overwrite whatever is stored)")
+        super().__init__(
+            "this API requires If-Match on changes: GET the task and send its "
+            "ETag as If-Match (or * to overwrite whatever is stored)"
+        )
 
 
 class EtagConflictError(TaskApiError):

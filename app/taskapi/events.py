@@ -7,8 +7,12 @@ __all__ = ["TaskEvent", "created", "deleted", "status_changed"]
 
 def _event(event_type: EventType, task: Task) -> TaskEvent:
     return TaskEvent(
-        event_type=event_type, task_id=task.id, title=task.title, status=task.status,
-        revision=task.revision, timestamp=task.updated_at,
+        event_type=event_type,
+        task_id=task.id,
+        title=task.title,
+        status=task.status,
+        revision=task.revision,
+        timestamp=task.updated_at,
     )
 
 

@@ -26,6 +26,8 @@ async def ready(request: Request) -> dict[str, str] | JSONResponse:
     except TaskApiError as exc:
         return problem(HTTPStatus.SERVICE_UNAVAILABLE, f"Dapr sidecar not ready: {exc}")
     if missing:
-        return problem(HTTPStatus.SERVICE_UNAVAILABLE,
-                       f"Dapr sidecar has not loaded component(s): {', '.join(missing)}")
+        return problem(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            f"Dapr sidecar has not loaded component(s): {', '.join(missing)}",
+        )
     return {"status": "ready"}

@@ -47,12 +47,14 @@ class IndexPage(BaseModel):
         if self.full:
             raise ValueError(f"index page {self.shard}/{self.number} is full")
         entry = IndexEntry(seq=self.next_seq, task_id=task_id)
-        return self.model_copy(update={"next_seq": self.next_seq + 1,
-                                       "entries": [*self.entries, entry]})
+        return self.model_copy(
+            update={"next_seq": self.next_seq + 1, "entries": [*self.entries, entry]}
+        )
 
     def without(self, task_ids: set[str]) -> "IndexPage":
         return self.model_copy(
-            update={"entries": [e for e in self.entries if e.task_id not in task_ids]})
+            update={"entries": [e for e in self.entries if e.task_id not in task_ids]}
+        )
 
     def after(self, seq: int) -> list[IndexEntry]:
         # Entries are appended in seq order and never reordered, so they stay sorted.

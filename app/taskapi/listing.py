@@ -20,8 +20,12 @@ def _ahead(at: Cursor) -> list[Cursor]:
     return candidates[:PREFETCH]
 
 
-async def page_of_tasks(store: TaskStore, at: Cursor, size: int, max_reads: int,
-                        ) -> tuple[list[Task], Cursor | None]:
+async def page_of_tasks(
+    store: TaskStore,
+    at: Cursor,
+    size: int,
+    max_reads: int,
+) -> tuple[list[Task], Cursor | None]:
     """Up to `size` live tasks after `at`, and where to continue (None: listing complete).
 
     At most `max_reads` page reads, so a stretch of emptied pages costs a short page with

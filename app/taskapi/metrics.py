@@ -21,11 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from taskapi.dapr_io import DaprIO
 
 REQUESTS = Counter(
-    "taskapi_http_requests", "HTTP requests served, by method, route and status.",
+    "taskapi_http_requests",
+    "HTTP requests served, by method, route and status.",
     ["method", "route", "status"],
 )
 REQUEST_DURATION = Histogram(
-    "taskapi_http_request_duration_seconds", "HTTP request duration, by method and route.",
+    "taskapi_http_request_duration_seconds",
+    "HTTP request duration, by method and route.",
     ["method", "route"],
 )
 DAPR_CALLS = Histogram(

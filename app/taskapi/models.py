@@ -75,8 +75,9 @@ class TaskUpdate(BaseModel):
         if isinstance(data, dict):
             nulls = sorted(k for k, v in data.items() if v is None)
             if nulls:
-                raise ValueError(f"{', '.join(nulls)} cannot be null; leave a field out "
-                                 "to keep its value")
+                raise ValueError(
+                    f"{', '.join(nulls)} cannot be null; leave a field out to keep its value"
+                )
         return data
 
     @model_validator(mode="after")

@@ -61,18 +61,26 @@ PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
     code: {"description": why, "model": Problem, "content": {PROBLEM_JSON: _SCHEMA}}
     for code, why in _WHY.items()
 }
-PROBLEM_RESPONSES[503]["headers"] = {"Retry-After": {
-    "description": "seconds to wait before retrying", "schema": {"type": "string"}}}
+PROBLEM_RESPONSES[503]["headers"] = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
+}
 
 
-def problem(status: HTTPStatus, detail: str, headers: dict[str, str] | None = None,
-            **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": status.phrase, "status": int(status),
-            "detail": detail, **extra}
+def problem(
+    status: HTTPStatus, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": status.phrase,
+        "status": int(status),
+        "detail": detail,
+        **extra,
+    }
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         headers = {**(headers or {}), "Retry-After": RETRY_AFTER_SECONDS}
-    return JSONResponse(jsonable_encoder(body), status_code=int(status), media_type=PROBLEM_JSON,
-                        headers=headers)
+    return JSONResponse(
+        jsonable_encoder(body), status_code=int(status), media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def _status(exc: Exception) -> HTTPStatus:

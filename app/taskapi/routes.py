@@ -44,8 +44,12 @@ LimitQuery = Annotated[
 ]
 ETAG = "ETag"
 
-_ETAG_HEADER = {ETAG: {"description": "the task's revision; send it back as If-Match",
-                       "schema": {"type": "string"}}}
+_ETAG_HEADER = {
+    ETAG: {
+        "description": "the task's revision; send it back as If-Match",
+        "schema": {"type": "string"},
+    }
+}
 _BY_ID = {"task_id": "$response.body#/id"}
 _LINKS = {
     "GetTask": {"operationId": "get_task", "parameters": _BY_ID},
@@ -80,10 +84,19 @@ def _with_etag(response: Response, task: Task) -> Task:
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, operation_id="create_task",
-    responses={201: {"headers": {**_ETAG_HEADER, "Location": {
-        "description": "path of the new task", "schema": {"type": "string"}}},
-        "links": _LINKS}, **_problems(400, 409, 422, 503)},
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_task",
+    responses={
+        201: {
+            "headers": {
+                **_ETAG_HEADER,
+                "Location": {"description": "path of the new task", "schema": {"type": "string"}},
+            },
+            "links": _LINKS,
+        },
+        **_problems(400, 409, 422, 503),
+    },
 )
 async def create_task(body: TaskCreate, request: Request, response: Response) -> Task:
     task = await _service(request).create(body)
@@ -100,34 +113,51 @@ async def list_tasks(
     return await _service(request).list(cursor, limit)
 
 
-@router.get("/{task_id}", operation_id="get_task",
-            responses={**_task_ok(), **_problems(404, 422, 503)})
+@router.get(
+    "/{task_id}", operation_id="get_task", responses={**_task_ok(), **_problems(404, 422, 503)}
+)
 async def get_task(task_id: TaskIdPath, request: Request, response: Response) -> Task:
     return _with_etag(response, await _service(request).get(task_id))
 
 
-@router.patch("/{task_id}", operation_id="update_task",
-              responses={**_task_ok(), **_problems(400, 404, 409, 412, 422, 428, 503)})
+@router.patch(
+    "/{task_id}",
+    operation_id="update_task",
+    responses={**_task_ok(), **_problems(400, 404, 409, 412, 422, 428, 503)},
+)
 async def update_task(
-    task_id: TaskIdPath, body: TaskUpdate, request: Request, response: Response,
+    task_id: TaskIdPath,
+    body: TaskUpdate,
+    request: Request,
+    response: Response,
     if_match: IfMatch = None,
 ) -> Task:
     task = await _service(request).update(task_id, body, _precondition(request, if_match))
     return _with_etag(response, task)
 
 
-@router.put("/{task_id}/status", operation_id="set_task_status",
-            responses={**_task_ok(), **_problems(404, 409, 412, 422, 428, 503)})
+@router.put(
+    "/{task_id}/status",
+    operation_id="set_task_status",
+    responses={**_task_ok(), **_problems(404, 409, 412, 422, 428, 503)},
+)
 async def set_task_status(
-    task_id: TaskIdPath, status: TaskStatus, request: Request, response: Response,
+    task_id: TaskIdPath,
+    status: TaskStatus,
+    request: Request,
+    response: Response,
     if_match: IfMatch = None,
 ) -> Task:
     task = await _service(request).set_status(task_id, status, _precondition(request, if_match))
     return _with_etag(response, task)
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="delete_task",
-               responses=_problems(404, 409, 412, 422, 428, 503))
+@router.delete(
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="delete_task",
+    responses=_problems(404, 409, 412, 422, 428, 503),
+)
 async def delete_task(task_id: TaskIdPath, request: Request, if_match: IfMatch = None) -> Response:
     await _service(request).delete(task_id, _precondition(request, if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

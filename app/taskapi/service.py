@@ -32,8 +32,9 @@ class TaskService:
 
     async def create(self, body: TaskCreate) -> Task:
         now = utcnow()
-        task = Task.model_validate({"id": new_id(), "created_at": now, "updated_at": now,
-                                    **body.model_dump()})
+        task = Task.model_validate(
+            {"id": new_id(), "created_at": now, "updated_at": now, **body.model_dump()}
+        )
         return await self.store.create(task, events.created(task))
 
     async def get(self, task_id: str) -> Task:
@@ -70,5 +71,6 @@ class TaskService:
     async def list(self, cursor: str | None, limit: int | None) -> TaskPage:
         size = min(limit or self._settings.page_size_default, self._settings.page_size_max)
         items, after = await listing.page_of_tasks(
-            self.store, parse_cursor(cursor), size, self._settings.list_max_page_reads)
+            self.store, parse_cursor(cursor), size, self._settings.list_max_page_reads
+        )
         return TaskPage(items=items, next_cursor=format_cursor(after), limit=size)

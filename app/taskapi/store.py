@@ -145,18 +145,21 @@ class TaskStore:
                 raise DaprUnavailableError(
                     f"state store {self._settings.state_store!r} applied only part of a "
                     "transaction; check that it has the outbox metadata "
-                    "(outboxPublishPubsub, outboxPublishTopic)")
+                    "(outboxPublishPubsub, outboxPublishTopic)"
+                )
             # The projection directly BEFORE its write: daprd 1.17 removes projections from
             # the list while iterating over it, which leaves this order intact; and on a
             # store without the outbox metadata daprd writes a projection as a plain value,
             # which the real write after it then replaces. (A second projection, to publish
             # a marker instead of the page, would break the page's ETag check there.)
             appended = page.add(task.id)
-            await self._io.transact([
-                Write(page_key(shard, page.number), _bytes(appended), etag=etag),
-                Write(task_key(task.id), _bytes(event), projection=True),
-                Write(task_key(task.id), _bytes(record)),
-            ])
+            await self._io.transact(
+                [
+                    Write(page_key(shard, page.number), _bytes(appended), etag=etag),
+                    Write(task_key(task.id), _bytes(event), projection=True),
+                    Write(task_key(task.id), _bytes(record)),
+                ]
+            )
             self._appended(appended)
             return task
 
@@ -170,22 +173,28 @@ class TaskStore:
                 raise
 
     async def change(
-        self, task_id: str, if_match: str | None,
-        change: Callable[[Task], tuple[Task, TaskEvent | None]], *, delete: bool = False,
+        self,
+        task_id: str,
+        if_match: str | None,
+        change: Callable[[Task], tuple[Task, TaskEvent | None]],
+        *,
+        delete: bool = False,
     ) -> tuple[Task, Task]:
         """Apply `change` to the live task under its store ETag, retried on conflict.
 
         Returns (before, after). If-Match names a revision: a stale one is 412, and so is a
         conflict with a writer that got in after the client's read.
         """
+
         async def attempt() -> tuple[Task, Task]:
             found = await self.record(task_id)
             if found is None or found[0].deleted:
                 raise TaskNotFoundError(task_id)
             current, etag = found
             if not etags.matches(if_match, current.task.revision):
-                raise PreconditionFailedError(task_id, str(if_match),
-                                              etags.to_header(current.task.revision))
+                raise PreconditionFailedError(
+                    task_id, str(if_match), etags.to_header(current.task.revision)
+                )
             after, event = change(current.task)
             if event is None and after == current.task:
                 return current.task, after
@@ -198,10 +207,12 @@ class TaskStore:
                     await self._io.put(task_key(task_id), _bytes(record).decode(), etag=etag)
                 else:
                     record = current.wrote(after, event.event_id, deleted=delete)
-                    await self._io.transact([  # projection first: see create()
-                        Write(task_key(task_id), _bytes(event), projection=True),
-                        Write(task_key(task_id), _bytes(record), etag=etag, ttl_seconds=ttl),
-                    ])
+                    await self._io.transact(
+                        [  # projection first: see create()
+                            Write(task_key(task_id), _bytes(event), projection=True),
+                            Write(task_key(task_id), _bytes(record), etag=etag, ttl_seconds=ttl),
+                        ]
+                    )
             except EtagConflictError:
                 if if_match not in (None, etags.ANY):
                     raise PreconditionFailedError(task_id, str(if_match), "(changed)") from None
@@ -224,16 +235,22 @@ class TaskStore:
         if page.full:
             self._newest[page.shard] = following
             self._prepared.discard((page.shard, following))  # stays one entry per shard
-            self._background(self._advance_head(page.shard, following),
-                             f"head hint of index shard {page.shard}")
-        elif (PAGE_CAPACITY + 1 - page.next_seq <= PREPARE_AHEAD
-              and (page.shard, following) not in self._prepared):
+            self._background(
+                self._advance_head(page.shard, following), f"head hint of index shard {page.shard}"
+            )
+        elif (
+            PAGE_CAPACITY + 1 - page.next_seq <= PREPARE_AHEAD
+            and (page.shard, following) not in self._prepared
+        ):
             self._prepared.add((page.shard, following))
-            self._background(self._ensure_page(page.shard, following),
-                             f"index page {page_key(page.shard, following)}")
+            self._background(
+                self._ensure_page(page.shard, following),
+                f"index page {page_key(page.shard, following)}",
+            )
 
     def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Run `work` without holding up the request; failures only cost a later create."""
+
         async def logged() -> None:
             try:
                 await work
@@ -256,8 +273,9 @@ class TaskStore:
         if not absent and await self._io.get(key) is not None:
             return
         try:
-            await self._io.put(key, _bytes(IndexPage(shard=shard, number=number)).decode(),
-                               etag=None)
+            await self._io.put(
+                key, _bytes(IndexPage(shard=shard, number=number)).decode(), etag=None
+            )
         except (EtagConflictError, DaprUnavailableError):
             if await self._io.get(key) is None:
                 raise
@@ -277,8 +295,9 @@ class TaskStore:
             if stored is None:  # not prepared ahead (another process filled the page)
                 await self._ensure_page(shard, number, absent=True)
                 if number > 0:
-                    self._background(self._advance_head(shard, number),
-                                     f"head hint of index shard {shard}")
+                    self._background(
+                        self._advance_head(shard, number), f"head hint of index shard {shard}"
+                    )
                 continue
             page = IndexPage.model_validate_json(stored.data)
             if not page.full:
@@ -288,8 +307,10 @@ class TaskStore:
             if not hinted:
                 hinted = True
                 number = max(number, await self._head(shard))
-        raise DaprUnavailableError(f"index shard {shard} has more than {MAX_PAGE_STEPS} pages "
-                                   f"of {PAGE_CAPACITY} after its head hint")
+        raise DaprUnavailableError(
+            f"index shard {shard} has more than {MAX_PAGE_STEPS} pages "
+            f"of {PAGE_CAPACITY} after its head hint"
+        )
 
     async def _head(self, shard: int) -> int:
         hint = await self._io.get(head_key(shard))
@@ -305,8 +326,9 @@ class TaskStore:
         stored = await self._io.get(key)
         if stored is not None and HeadHint.model_validate_json(stored.data).page >= number:
             return
-        await self._io.put(key, _bytes(HeadHint(page=number)).decode(),
-                           etag=stored.etag if stored else None)
+        await self._io.put(
+            key, _bytes(HeadHint(page=number)).decode(), etag=stored.etag if stored else None
+        )
 
     async def _forget(self, task_id: str) -> None:
         try:
@@ -344,8 +366,11 @@ class TaskStore:
         return parse_activity(await self._io.get(activity_key(task_id)))
 
     async def record_activity(
-        self, task_id: str, change: Callable[[TaskActivity | None], TaskActivity | None],
-        expire: bool, known: Stored | None = None,
+        self,
+        task_id: str,
+        change: Callable[[TaskActivity | None], TaskActivity | None],
+        expire: bool,
+        known: Stored | None = None,
     ) -> None:
         """Apply `change` to the task's activity; `known` (from seen()) saves the first read."""
         key = activity_key(task_id)
@@ -359,8 +384,9 @@ class TaskStore:
             if new is None or new == current:
                 return
             try:
-                await self._io.put(key, _bytes(new).decode(), stored.etag if stored else None,
-                                   ttl_seconds=ttl)
+                await self._io.put(
+                    key, _bytes(new).decode(), stored.etag if stored else None, ttl_seconds=ttl
+                )
             except DaprUnavailableError:
                 # A refused first write surfaces as a plain store error: it is a conflict
                 # exactly when another writer created the document meanwhile.

@@ -67,8 +67,9 @@ def with_event(activity: TaskActivity | None, event: TaskEvent) -> TaskActivity 
     if activity is not None and activity.has(event.event_id):
         return None
     base = activity or TaskActivity(task_id=event.task_id)
-    received = ReceivedEvent(event_id=event.event_id, event_type=event.event_type,
-                             received_at=utcnow())
+    received = ReceivedEvent(
+        event_id=event.event_id, event_type=event.event_type, received_at=utcnow()
+    )
     return base.model_copy(update={"events": [*base.events, received]})
 
 
@@ -93,45 +94,60 @@ class EventProcessor:
         if event is None:
             log.warning("Dropping malformed task event body=%.200r", raw)
             return Delivery.DROP
-        log.info("Received event: %s for task %s event_id=%s revision=%d", event.event_type,
-                 event.task_id, event.event_id, event.revision)
+        log.info(
+            "Received event: %s for task %s event_id=%s revision=%d",
+            event.event_type,
+            event.task_id,
+            event.event_id,
+            event.revision,
+        )
         try:
             return await self._handle(event)
         except InvocationError as exc:
-            log.warning("Notification failed task=%s event_id=%s error=%s", event.task_id,
-                        event.event_id, exc)
+            log.warning(
+                "Notification failed task=%s event_id=%s error=%s",
+                event.task_id,
+                event.event_id,
+                exc,
+            )
             return Delivery.RETRY if exc.transient else Delivery.DROP
         except TaskApiError as exc:
-            log.warning("Event not processed, will retry event_id=%s error=%s",
-                        event.event_id, exc)
+            log.warning("Event not processed, will retry event_id=%s error=%s", event.event_id, exc)
             return Delivery.RETRY
 
     async def _handle(self, event: TaskEvent) -> Delivery:
         stored, record = await self._store.seen(event.task_id)
         seen = parse_activity(stored)
         if seen is not None and seen.has(event.event_id):
-            log.info("Event already processed event_id=%s task=%s", event.event_id,
-                     event.task_id)
+            log.info("Event already processed event_id=%s task=%s", event.event_id, event.task_id)
             return Delivery.SUCCESS
         verdict = verify(record, event)
         if verdict == Verdict.PHANTOM:
             # A rejected write's event (Redis applies the rest of a failed transaction):
             # it describes no stored change, so it has no effect.
-            log.info("Ignoring event of a change that was not stored event_id=%s task=%s "
-                     "revision=%d", event.event_id, event.task_id, event.revision)
+            log.info(
+                "Ignoring event of a change that was not stored event_id=%s task=%s revision=%d",
+                event.event_id,
+                event.task_id,
+                event.revision,
+            )
             return Delivery.SUCCESS
         if verdict == Verdict.UNVERIFIABLE:
-            log.warning("Event too old to verify, acting on it event_id=%s task=%s",
-                        event.event_id, event.task_id)
+            log.warning(
+                "Event too old to verify, acting on it event_id=%s task=%s",
+                event.event_id,
+                event.task_id,
+            )
         if event.event_type == EventType.COMPLETED:
             # notification-service deduplicates durably by event id, so a crash between
             # this call and the record below repeats the call without a second notification.
             await self._io.notify(event)
-            log.info("Notification sent for task %s event_id=%s", event.task_id,
-                     event.event_id)
+            log.info("Notification sent for task %s event_id=%s", event.task_id, event.event_id)
         await self._store.record_activity(
-            event.task_id, lambda a: with_event(a, event),
-            expire=event.event_type == EventType.DELETED, known=stored,
+            event.task_id,
+            lambda a: with_event(a, event),
+            expire=event.event_type == EventType.DELETED,
+            known=stored,
         )
         return Delivery.SUCCESS
 
@@ -148,6 +164,7 @@ def subscribe(app: FastAPI, settings: Settings) -> None:
         return {"status": outcome.value}
 
     dapr_app.subscribe(
-        pubsub=settings.pubsub, topic=settings.topic,
+        pubsub=settings.pubsub,
+        topic=settings.topic,
         dead_letter_topic=settings.dead_letter_topic,
     )(on_task_event)

@@ -68,13 +68,17 @@ def _text(status: int, body: str) -> web.Response:
 
 def app(probes: Probes) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(REGISTRY),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     async def livez(_: web.Request) -> web.Response:
         if probes.progress.stuck(probes.pending(), probes.stuck_after):
-            return _text(503, f"reconcile stuck: {probes.pending()} pending, no pass finished "
-                              f"for more than {probes.stuck_after:.0f}s")
+            return _text(
+                503,
+                f"reconcile stuck: {probes.pending()} pending, no pass finished "
+                f"for more than {probes.stuck_after:.0f}s",
+            )
         return _text(200, "ok")
 
     async def readyz(_: web.Request) -> web.Response:
@@ -84,18 +88,19 @@ def app(probes: Probes) -> web.Application:
         return _text(503, "cannot read the leader-election Lease")
 
     application = web.Application()
-    application.add_routes([
-        web.get("/metrics", metrics),
-        web.get("/livez", livez),
-        web.get("/readyz", readyz),
-    ])
+    application.add_routes(
+        [
+            web.get("/metrics", metrics),
+            web.get("/livez", livez),
+            web.get("/readyz", readyz),
+        ]
+    )
     return application
 
 
 async def serve(probes: Probes, host: str, port: int) -> web.AppRunner:
     """Start serving; the caller keeps the runner and calls ``cleanup()`` on shutdown."""
-    runner = web.AppRunner(app(probes), handle_signals=False, shutdown_timeout=1.0,
-                           access_log=None)
+    runner = web.AppRunner(app(probes), handle_signals=False, shutdown_timeout=1.0, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

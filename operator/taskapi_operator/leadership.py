@@ -189,8 +189,9 @@ class Elector:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            self._logger.warning("Lease round failed lease=%s/%s err=%s", self.namespace,
-                                 self.name, e)
+            self._logger.warning(
+                "Lease round failed lease=%s/%s err=%s", self.namespace, self.name, e
+            )
             took = False
         if took:
             self.last_renewed = self._clock()
@@ -209,8 +210,14 @@ class Elector:
         action = decide(lease, self.identity, self._observed, self._clock(), self._timings)
         if action is Action.WAIT:
             return False
-        body = claimed(lease, namespace=self.namespace, name=self.name, identity=self.identity,
-                       timings=self._timings, now=datetime.now(UTC))
+        body = claimed(
+            lease,
+            namespace=self.namespace,
+            name=self.name,
+            identity=self.identity,
+            timings=self._timings,
+            now=datetime.now(UTC),
+        )
         try:
             if action is Action.CREATE:
                 self._lease = await self._api.create_lease(body)
@@ -223,14 +230,20 @@ class Elector:
     async def _start(self) -> None:
         self.leading = True
         self.transitions += 1
-        self._logger.info("Became leader lease=%s/%s identity=%s", self.namespace, self.name,
-                          self.identity)
+        self._logger.info(
+            "Became leader lease=%s/%s identity=%s", self.namespace, self.name, self.identity
+        )
         await self._on_started()
 
     async def _stop(self, why: str) -> None:
         self.leading = False
-        self._logger.warning("Stopped leading lease=%s/%s identity=%s reason=%s",
-                             self.namespace, self.name, self.identity, why)
+        self._logger.warning(
+            "Stopped leading lease=%s/%s identity=%s reason=%s",
+            self.namespace,
+            self.name,
+            self.identity,
+            why,
+        )
         await self._on_stopped()
 
     async def _release(self) -> None:
@@ -242,5 +255,6 @@ class Elector:
         try:
             await self._api.replace_lease(released(self._lease))
         except Exception as e:
-            self._logger.warning("Lease not released lease=%s/%s err=%s", self.namespace,
-                                 self.name, e)
+            self._logger.warning(
+                "Lease not released lease=%s/%s err=%s", self.namespace, self.name, e
+            )

@@ -43,10 +43,12 @@ SENTRY_AUDIENCE = f"spiffe://{TRUST_DOMAIN}/ns/{NAMESPACE}/dapr-sentry"
 TRUST_BUNDLE = "dapr-trust-bundle"
 _WRAPPER_GO_MOD = binaries.REPO / "tools" / "binaries" / "dapr-control-plane" / "go.mod"
 # the chart's default for IGNORE_ENTRYPOINT_TOLERATIONS (values.yaml of dapr_sidecar_injector)
-_ENTRYPOINT_TOLERATIONS = json.dumps([
-    {"effect": "NoSchedule", "key": key}
-    for key in ("alibabacloud.com/eci", "azure.com/aci", "aws", "huawei.com/cci")
-])
+_ENTRYPOINT_TOLERATIONS = json.dumps(
+    [
+        {"effect": "NoSchedule", "key": key}
+        for key in ("alibabacloud.com/eci", "azure.com/aci", "aws", "huawei.com/cci")
+    ]
+)
 
 
 def dapr_version() -> str:
@@ -61,32 +63,56 @@ def _rbac() -> list[dict[str, Any]]:
     """ServiceAccounts, (Cluster)Roles and bindings of charts/dapr/charts/dapr_rbac."""
     cluster_rules = {
         "dapr-sentry": [
-            {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"],
-             "verbs": ["create"]},
-            {"apiGroups": ["dapr.io"], "resources": ["configurations"],
-             "verbs": ["list", "get", "watch"]},
+            {
+                "apiGroups": ["authentication.k8s.io"],
+                "resources": ["tokenreviews"],
+                "verbs": ["create"],
+            },
+            {
+                "apiGroups": ["dapr.io"],
+                "resources": ["configurations"],
+                "verbs": ["list", "get", "watch"],
+            },
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "get", "watch"]},
         ],
         "dapr-injector": [
             {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list"]},
-            {"apiGroups": ["admissionregistration.k8s.io"],
-             "resources": ["mutatingwebhookconfigurations"], "verbs": ["patch"],
-             "resourceNames": [WEBHOOK]},
+            {
+                "apiGroups": ["admissionregistration.k8s.io"],
+                "resources": ["mutatingwebhookconfigurations"],
+                "verbs": ["patch"],
+                "resourceNames": [WEBHOOK],
+            },
             {"apiGroups": ["dapr.io"], "resources": ["components"], "verbs": ["get", "list"]},
         ],
     }
     namespace_rules = {
         "dapr-sentry": [
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update", "delete"],
-             "resourceNames": [TRUST_BUNDLE]},
-            {"apiGroups": [""], "resources": ["configmaps"],
-             "verbs": ["get", "update", "watch", "list"], "resourceNames": [TRUST_BUNDLE]},
-            {"apiGroups": ["dapr.io"], "resources": ["configurations"],
-             "verbs": ["list", "get", "watch"]},
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "verbs": ["get", "update", "delete"],
+                "resourceNames": [TRUST_BUNDLE],
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["configmaps"],
+                "verbs": ["get", "update", "watch", "list"],
+                "resourceNames": [TRUST_BUNDLE],
+            },
+            {
+                "apiGroups": ["dapr.io"],
+                "resources": ["configurations"],
+                "verbs": ["list", "get", "watch"],
+            },
         ],
         "dapr-injector": [
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
-             "resourceNames": [TRUST_BUNDLE]},
+            {
+                "apiGroups": [""],
+                "resources": ["secrets"],
+                "verbs": ["get"],
+                "resourceNames": [TRUST_BUNDLE],
+            },
             {"apiGroups": ["dapr.io"], "resources": ["components"], "verbs": ["get", "list"]},
             {"apiGroups": ["dapr.io"], "resources": ["configurations"], "verbs": ["get"]},
             {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["get"]},
@@ -97,18 +123,37 @@ def _rbac() -> list[dict[str, Any]]:
     for name, rules in cluster_rules.items():
         subject = {"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}
         docs += [
-            {"apiVersion": "v1", "kind": "ServiceAccount",
-             "metadata": {"name": name, "namespace": NAMESPACE}},
-            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": name},
-             "rules": rules},
-            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
-             "subjects": [subject],
-             "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": name}},
-            {"apiVersion": f"{rbac}/v1", "kind": "Role",
-             "metadata": {"name": name, "namespace": NAMESPACE}, "rules": namespace_rules[name]},
-            {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding",
-             "metadata": {"name": name, "namespace": NAMESPACE}, "subjects": [subject],
-             "roleRef": {"apiGroup": rbac, "kind": "Role", "name": name}},
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+            },
+            {
+                "apiVersion": f"{rbac}/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": name},
+                "rules": rules,
+            },
+            {
+                "apiVersion": f"{rbac}/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": name},
+                "subjects": [subject],
+                "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": name},
+            },
+            {
+                "apiVersion": f"{rbac}/v1",
+                "kind": "Role",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "rules": namespace_rules[name],
+            },
+            {
+                "apiVersion": f"{rbac}/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "subjects": [subject],
+                "roleRef": {"apiGroup": rbac, "kind": "Role", "name": name},
+            },
         ]
     return docs
 
@@ -117,26 +162,49 @@ def _system_objects(injector_port: int) -> list[dict[str, Any]]:
     """What the chart installs besides RBAC and the webhook, loopback-adapted."""
     meta = {"namespace": NAMESPACE}
     return [
-        {"apiVersion": "dapr.io/v1alpha1", "kind": "Configuration",
-         "metadata": {"name": "daprsystem", **meta},
-         "spec": {"mtls": {"enabled": True, "workloadCertTTL": "24h", "allowedClockSkew": "15m",
-                           "controlPlaneTrustDomain": TRUST_DOMAIN,
-                           "sentryAddress": f"dapr-sentry.{NAMESPACE}.svc.cluster.local:443"}}},
+        {
+            "apiVersion": "dapr.io/v1alpha1",
+            "kind": "Configuration",
+            "metadata": {"name": "daprsystem", **meta},
+            "spec": {
+                "mtls": {
+                    "enabled": True,
+                    "workloadCertTTL": "24h",
+                    "allowedClockSkew": "15m",
+                    "controlPlaneTrustDomain": TRUST_DOMAIN,
+                    "sentryAddress": f"dapr-sentry.{NAMESPACE}.svc.cluster.local:443",
+                }
+            },
+        },
         # empty: sentry generates its CA and stores it here, as with the chart's defaults
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": TRUST_BUNDLE, **meta}},
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": TRUST_BUNDLE, **meta}},
         # no selector: its only endpoint is the injector process on loopback
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": INJECTOR_SERVICE, **meta},
-         "spec": {"type": "ClusterIP",
-                  "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": INJECTOR_SERVICE, **meta},
+            "spec": {
+                "type": "ClusterIP",
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
+            },
+        },
         # FQDN-typed because IPv4 slices refuse loopback addresses; the apiserver dials it as is
-        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-         "metadata": {"name": f"{INJECTOR_SERVICE}-loopback", **meta,
-                      "labels": {"kubernetes.io/service-name": INJECTOR_SERVICE,
-                                 "endpointslice.kubernetes.io/managed-by": "taskapi-harness"}},
-         "addressType": "FQDN",
-         "endpoints": [{"addresses": [LOOPBACK], "conditions": {"ready": True}}],
-         "ports": [{"name": "https", "port": injector_port, "protocol": "TCP"}]},
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": f"{INJECTOR_SERVICE}-loopback",
+                **meta,
+                "labels": {
+                    "kubernetes.io/service-name": INJECTOR_SERVICE,
+                    "endpointslice.kubernetes.io/managed-by": "taskapi-harness",
+                },
+            },
+            "addressType": "FQDN",
+            "endpoints": [{"addresses": [LOOPBACK], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": injector_port, "protocol": "TCP"}],
+        },
     ]
 
 
@@ -146,22 +214,34 @@ def _webhook(ca_bundle: bytes) -> dict[str, Any]:
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "MutatingWebhookConfiguration",
         "metadata": {"name": WEBHOOK, "labels": {"app": "dapr-sidecar-injector"}},
-        "webhooks": [{
-            "name": "sidecar-injector.dapr.io",
-            "reinvocationPolicy": "IfNeeded",
-            "clientConfig": {
-                "service": {"namespace": NAMESPACE, "name": INJECTOR_SERVICE, "path": "/mutate",
-                            "port": 443},
-                # the injector replaces it with sentry's trust anchors (same value) at start
-                "caBundle": base64.b64encode(ca_bundle).decode(),
-            },
-            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"],
-                       "operations": ["CREATE"]}],
-            "failurePolicy": "Ignore",
-            "sideEffects": "None",
-            "admissionReviewVersions": ["v1", "v1beta1"],
-            "timeoutSeconds": 10,
-        }],
+        "webhooks": [
+            {
+                "name": "sidecar-injector.dapr.io",
+                "reinvocationPolicy": "IfNeeded",
+                "clientConfig": {
+                    "service": {
+                        "namespace": NAMESPACE,
+                        "name": INJECTOR_SERVICE,
+                        "path": "/mutate",
+                        "port": 443,
+                    },
+                    # the injector replaces it with sentry's trust anchors (same value) at start
+                    "caBundle": base64.b64encode(ca_bundle).decode(),
+                },
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "resources": ["pods"],
+                        "operations": ["CREATE"],
+                    }
+                ],
+                "failurePolicy": "Ignore",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1", "v1beta1"],
+                "timeoutSeconds": 10,
+            }
+        ],
     }
 
 
@@ -239,13 +319,23 @@ class DaprControlPlane:
             proc.stop()
         self._procs.clear()
         self.cluster.kubectl(
-            "delete", "mutatingwebhookconfiguration", WEBHOOK, "--ignore-not-found",
-            "--wait=false", check=False,
+            "delete",
+            "mutatingwebhookconfiguration",
+            WEBHOOK,
+            "--ignore-not-found",
+            "--wait=false",
+            check=False,
         )
         if self._stand_in_pod is not None:
             self.cluster.kubectl(
-                "delete", "pod", self._stand_in_pod, "-n", NAMESPACE, "--ignore-not-found",
-                "--wait=false", check=False,
+                "delete",
+                "pod",
+                self._stand_in_pod,
+                "-n",
+                NAMESPACE,
+                "--ignore-not-found",
+                "--wait=false",
+                check=False,
             )
             self._stand_in_pod = None
 
@@ -283,58 +373,79 @@ class DaprControlPlane:
         credentials.mkdir(exist_ok=True)
         healthz = free_port()
         bin_dir = binaries.build_dir("dapr-control-plane")
-        proc = self._spawn("dapr-sentry", [
-            str(bin_dir / "sentry"),
-            "--mode=kubernetes",
-            f"--kubeconfig={kubeconfig}",
-            f"--listen-address={LOOPBACK}",
-            f"--port={self.sentry_port}",
-            f"--healthz-listen-address={LOOPBACK}",
-            f"--healthz-port={healthz}",
-            "--enable-metrics=false",
-            f"--trust-domain={TRUST_DOMAIN}",
-            f"--issuer-credentials={credentials}",
-            "--log-level=info",
-        ], {"NAMESPACE": NAMESPACE, "KUBE_CLUSTER_DOMAIN": TRUST_DOMAIN})
+        proc = self._spawn(
+            "dapr-sentry",
+            [
+                str(bin_dir / "sentry"),
+                "--mode=kubernetes",
+                f"--kubeconfig={kubeconfig}",
+                f"--listen-address={LOOPBACK}",
+                f"--port={self.sentry_port}",
+                f"--healthz-listen-address={LOOPBACK}",
+                f"--healthz-port={healthz}",
+                "--enable-metrics=false",
+                f"--trust-domain={TRUST_DOMAIN}",
+                f"--issuer-credentials={credentials}",
+                "--log-level=info",
+            ],
+            {"NAMESPACE": NAMESPACE, "KUBE_CLUSTER_DOMAIN": TRUST_DOMAIN},
+        )
         proc.wait_until(lambda: _healthy(healthz), 60, "healthy (/healthz)")
         proc.wait_until(self._read_trust_anchors, 30, f"publishing ConfigMap {TRUST_BUNDLE}")
 
     def _read_trust_anchors(self) -> bool:
-        data = self.cluster.request(
-            "GET", f"/api/v1/namespaces/{NAMESPACE}/configmaps/{TRUST_BUNDLE}"
-        ).get("data") or {}
+        data = (
+            self.cluster.request(
+                "GET", f"/api/v1/namespaces/{NAMESPACE}/configmaps/{TRUST_BUNDLE}"
+            ).get("data")
+            or {}
+        )
         self.trust_anchors = data.get("ca.crt", "").encode()
         return bool(self.trust_anchors)
 
     def _injector_identity(self) -> Path:
         """The pod-bound ServiceAccount token sentry wants (it looks the pod up)."""
-        pod = self.cluster.request("POST", f"/api/v1/namespaces/{NAMESPACE}/pods", {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "generateName": "dapr-sidecar-injector-",
-                "labels": {"app": "dapr-sidecar-injector"},
-                # a control-plane pod: sentry then expects the identity "dapr-injector"
-                "annotations": {"dapr.io/control-plane": "injector"},
+        pod = self.cluster.request(
+            "POST",
+            f"/api/v1/namespaces/{NAMESPACE}/pods",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "generateName": "dapr-sidecar-injector-",
+                    "labels": {"app": "dapr-sidecar-injector"},
+                    # a control-plane pod: sentry then expects the identity "dapr-injector"
+                    "annotations": {"dapr.io/control-plane": "injector"},
+                },
+                "spec": {
+                    "serviceAccountName": "dapr-injector",
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": "dapr-sidecar-injector",
+                            "image": f"ghcr.io/dapr/injector:{self.version}",
+                        }
+                    ],
+                },
             },
-            "spec": {
-                "serviceAccountName": "dapr-injector",
-                "automountServiceAccountToken": False,
-                "containers": [{"name": "dapr-sidecar-injector",
-                                "image": f"ghcr.io/dapr/injector:{self.version}"}],
-            },
-        })
+        )
         meta = pod["metadata"]
         self._stand_in_pod = meta["name"]
         reply = self.cluster.request(
-            "POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/dapr-injector/token", {
+            "POST",
+            f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/dapr-injector/token",
+            {
                 "apiVersion": "authentication.k8s.io/v1",
                 "kind": "TokenRequest",
                 "spec": {
                     "audiences": [SENTRY_AUDIENCE],
                     "expirationSeconds": 6 * 3600,
-                    "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
-                                       "name": meta["name"], "uid": meta["uid"]},
+                    "boundObjectRef": {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                    },
                 },
             },
         )
@@ -351,35 +462,39 @@ class DaprControlPlane:
         kubeconfig = self.cluster.serviceaccount_kubeconfig(NAMESPACE, "dapr-injector")
         healthz = free_port()
         bin_dir = binaries.build_dir("dapr-control-plane")
-        proc = self._spawn("dapr-injector", [
-            str(bin_dir / "injector"),
-            f"--kubeconfig={kubeconfig}",
-            f"--listen-address={LOOPBACK}",
-            f"--port={self.injector_port}",
-            f"--healthz-listen-address={LOOPBACK}",
-            f"--healthz-port={healthz}",
-            "--enable-metrics=false",
-            "--scheduler-enabled=true",
-            "--log-level=info",
-        ], {
-            # the chart's env for dapr-sidecar-injector, with loopback addresses and our files
-            "NAMESPACE": NAMESPACE,
-            "DAPR_TRUST_ANCHORS_FILE": str(trust_anchors),
-            "DAPR_CONTROL_PLANE_TRUST_DOMAIN": TRUST_DOMAIN,
-            "DAPR_SENTRY_ADDRESS": self.sentry_address,
-            "DAPR_SENTRY_TOKEN_FILE": str(token),
-            "KUBE_CLUSTER_DOMAIN": TRUST_DOMAIN,
-            "SIDECAR_IMAGE": self.sidecar_image,
-            "SIDECAR_IMAGE_PULL_POLICY": "IfNotPresent",
-            "SIDECAR_RUN_AS_NON_ROOT": "true",
-            "ENABLE_K8S_DOWNWARD_APIS": "false",
-            "SIDECAR_DROP_ALL_CAPABILITIES": "false",
-            "SIDECAR_READ_ONLY_ROOT_FILESYSTEM": "true",
-            "IGNORE_ENTRYPOINT_TOLERATIONS": _ENTRYPOINT_TOLERATIONS,
-            "ACTORS_ENABLED": "true",
-            "ACTORS_SERVICE_NAME": "placement",
-            "ACTORS_SERVICE_ADDRESS": "dapr-placement-server:50005",
-        })
+        proc = self._spawn(
+            "dapr-injector",
+            [
+                str(bin_dir / "injector"),
+                f"--kubeconfig={kubeconfig}",
+                f"--listen-address={LOOPBACK}",
+                f"--port={self.injector_port}",
+                f"--healthz-listen-address={LOOPBACK}",
+                f"--healthz-port={healthz}",
+                "--enable-metrics=false",
+                "--scheduler-enabled=true",
+                "--log-level=info",
+            ],
+            {
+                # the chart's env for dapr-sidecar-injector, with loopback addresses and our files
+                "NAMESPACE": NAMESPACE,
+                "DAPR_TRUST_ANCHORS_FILE": str(trust_anchors),
+                "DAPR_CONTROL_PLANE_TRUST_DOMAIN": TRUST_DOMAIN,
+                "DAPR_SENTRY_ADDRESS": self.sentry_address,
+                "DAPR_SENTRY_TOKEN_FILE": str(token),
+                "KUBE_CLUSTER_DOMAIN": TRUST_DOMAIN,
+                "SIDECAR_IMAGE": self.sidecar_image,
+                "SIDECAR_IMAGE_PULL_POLICY": "IfNotPresent",
+                "SIDECAR_RUN_AS_NON_ROOT": "true",
+                "ENABLE_K8S_DOWNWARD_APIS": "false",
+                "SIDECAR_DROP_ALL_CAPABILITIES": "false",
+                "SIDECAR_READ_ONLY_ROOT_FILESYSTEM": "true",
+                "IGNORE_ENTRYPOINT_TOLERATIONS": _ENTRYPOINT_TOLERATIONS,
+                "ACTORS_ENABLED": "true",
+                "ACTORS_SERVICE_NAME": "placement",
+                "ACTORS_SERVICE_ADDRESS": "dapr-placement-server:50005",
+            },
+        )
         # healthy = serving with sentry's certificate and the webhook's caBundle patched
         proc.wait_until(lambda: _healthy(healthz), 60, "healthy (/healthz)")
 
@@ -388,9 +503,11 @@ class DaprControlPlane:
         probe = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": "injection-probe", "namespace": "default",
-                         "annotations": {"dapr.io/enabled": "true",
-                                         "dapr.io/app-id": "injection-probe"}},
+            "metadata": {
+                "name": "injection-probe",
+                "namespace": "default",
+                "annotations": {"dapr.io/enabled": "true", "dapr.io/app-id": "injection-probe"},
+            },
             "spec": {"containers": [{"name": "app", "image": "busybox"}]},
         }
         injector = self._procs[-1]

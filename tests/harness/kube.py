@@ -250,7 +250,9 @@ class Cluster:
         """One admin REST call, for the harness's own bootstrapping."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(  # noqa: S310 - https to our own loopback apiserver
-            self.api_url + path, data=data, method=method,
+            self.api_url + path,
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
         with urllib.request.urlopen(req, context=self._admin_tls, timeout=30) as resp:  # noqa: S310
@@ -297,19 +299,22 @@ class Cluster:
         client, peer = free_port(), free_port()
         client_url, peer_url = f"http://{LOOPBACK}:{client}", f"http://{LOOPBACK}:{peer}"
         self.etcd_url = client_url
-        proc = self._spawn("etcd", [
-            str(binaries.find("etcd")),
-            "--name=default",
-            f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls={client_url}",
-            f"--advertise-client-urls={client_url}",
-            f"--listen-peer-urls={peer_url}",
-            f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=default={peer_url}",
-            f"--listen-metrics-urls=http://{LOOPBACK}:{free_port()}",
-            "--unsafe-no-fsync=true",
-            "--log-level=warn",
-        ])
+        proc = self._spawn(
+            "etcd",
+            [
+                str(binaries.find("etcd")),
+                "--name=default",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                f"--listen-metrics-urls=http://{LOOPBACK}:{free_port()}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )
         proc.wait_until(lambda: _http_ok(f"{client_url}/health"), 30, "healthy")
 
     def _start_apiserver(self) -> None:
@@ -374,17 +379,20 @@ class Cluster:
         """kube-controller-manager or kube-scheduler: same identity, serving and health."""
         kc = self._component_kubeconfig(name)
         port = free_port()
-        proc = self._spawn(name, [
-            str(binaries.find(name)),
-            f"--kubeconfig={kc}",
-            f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}",
-            "--leader-elect=false",
-            f"--bind-address={LOOPBACK}",
-            f"--secure-port={port}",
-            "--v=1",
-            *extra,
-        ])
+        proc = self._spawn(
+            name,
+            [
+                str(binaries.find(name)),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--leader-elect=false",
+                f"--bind-address={LOOPBACK}",
+                f"--secure-port={port}",
+                "--v=1",
+                *extra,
+            ],
+        )
         proc.wait_until(lambda: _https_ok(f"https://{LOOPBACK}:{port}/healthz"), 60, "healthy")
 
     def _start_controller_manager(self) -> None:
@@ -415,15 +423,18 @@ class Cluster:
         config.write_text(_KWOK_CONFIG)
         files = [config, *binaries.kwok_stages(), *sorted(OWN_KWOK_STAGES.glob("*.yaml"))]
         stages = ",".join(str(p) for p in files)
-        proc = self._spawn("kwok", [
-            str(binaries.find("kwok")),
-            f"--kubeconfig={kc}",
-            f"--config={stages}",
-            "--manage-all-nodes=true",
-            f"--cidr={self.pod_cidr}",
-            f"--node-ip={LOOPBACK}",
-            f"--server-address={LOOPBACK}:{free_port()}",
-        ])
+        proc = self._spawn(
+            "kwok",
+            [
+                str(binaries.find("kwok")),
+                f"--kubeconfig={kc}",
+                f"--config={stages}",
+                "--manage-all-nodes=true",
+                f"--cidr={self.pod_cidr}",
+                f"--node-ip={LOOPBACK}",
+                f"--server-address={LOOPBACK}:{free_port()}",
+            ],
+        )
         node = {
             "apiVersion": "v1",
             "kind": "Node",
@@ -463,7 +474,9 @@ class Cluster:
             if doc.get("kind") == "CustomResourceDefinition"
         ]
         self.kubectl(
-            "wait", "--for=condition=Established", f"--timeout={int(timeout)}s",
+            "wait",
+            "--for=condition=Established",
+            f"--timeout={int(timeout)}s",
             *(f"crd/{name}" for name in names),
         )
 

@@ -132,23 +132,45 @@ class PostgresServer:
             self._datadir = self._owned_tmp / "data"
         else:
             self._datadir = self.workdir / "data"
-        self._run([
-            self._bin / "initdb", "-D", self._datadir, "-U", self.user, "--auth=trust",
-            "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
-        ])
+        self._run(
+            [
+                self._bin / "initdb",
+                "-D",
+                self._datadir,
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ]
+        )
         self._proc = Process(
             "postgres",
-            self._as_owner([
-                self._bin / "postgres", "-D", self._datadir,
-                "-c", f"listen_addresses={self.host}",
-                "-p", str(self.port),
-                "-c", f"unix_socket_directories={self._datadir}",
-                "-c", "fsync=off",
-                "-c", "synchronous_commit=off",
-                "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
-                "-c", "log_min_messages=warning",
-            ]),
+            self._as_owner(
+                [
+                    self._bin / "postgres",
+                    "-D",
+                    self._datadir,
+                    "-c",
+                    f"listen_addresses={self.host}",
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    f"unix_socket_directories={self._datadir}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "log_min_messages=warning",
+                ]
+            ),
             self.workdir / "postgres.log",
             cwd=self._datadir.parent,
         ).start()
@@ -165,11 +187,28 @@ class PostgresServer:
         """Run one statement with psql over TCP; unaligned, tuples-only output (for tests)."""
         result = subprocess.run(
             [
-                str(self._bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                "-h", self.host, "-p", str(self.port), "-U", self.user,
-                "-d", database or self.database, "-c", statement,
+                str(self._bin / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database or self.database,
+                "-c",
+                statement,
             ],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"psql failed ({result.returncode}): {result.stderr.strip()}")
@@ -195,9 +234,21 @@ class PostgresServer:
     # -- internals ----------------------------------------------------------------------
     def _ready(self) -> bool:
         result = subprocess.run(
-            [str(self._bin / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port),
-             "-U", self.user, "-d", "postgres"],
-            capture_output=True, timeout=10, check=False,
+            [
+                str(self._bin / "pg_isready"),
+                "-q",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+            ],
+            capture_output=True,
+            timeout=10,
+            check=False,
         )
         return result.returncode == 0
 
@@ -212,8 +263,12 @@ class PostgresServer:
         log = self.workdir / "initdb.log"
         with log.open("ab") as out:
             result = subprocess.run(
-                self._as_owner(argv), stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, timeout=120, check=False,
+                self._as_owner(argv),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+                check=False,
                 cwd=self._datadir.parent if self._datadir else None,
             )
         if result.returncode != 0:

@@ -66,19 +66,23 @@ def create_noise(cluster: Cluster, pods: int, timeout: float) -> float:
     remaining, index = pods, 0
     while remaining > 0:
         replicas = min(NOISE_PER_DEPLOYMENT, remaining)
-        cluster.request("POST", f"/apis/apps/v1/namespaces/{NOISE_NAMESPACE}/deployments", {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": f"noise-{index}"},
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": {"app": f"noise-{index}"}},
-                "template": {
-                    "metadata": {"labels": {"app": f"noise-{index}"}},
-                    "spec": {"containers": [{"name": "c", "image": "example.invalid/noise:1"}]},
+        cluster.request(
+            "POST",
+            f"/apis/apps/v1/namespaces/{NOISE_NAMESPACE}/deployments",
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"noise-{index}"},
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": {"app": f"noise-{index}"}},
+                    "template": {
+                        "metadata": {"labels": {"app": f"noise-{index}"}},
+                        "spec": {"containers": [{"name": "c", "image": "example.invalid/noise:1"}]},
+                    },
                 },
             },
-        })
+        )
         remaining -= replicas
         index += 1
     deadline = time.monotonic() + timeout
@@ -100,9 +104,14 @@ def create_noise(cluster: Cluster, pods: int, timeout: float) -> float:
 
 def wait_for_default_serviceaccount(cluster: Cluster, namespace: str) -> None:
     cluster.wait_for(
-        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", namespace,
-                                check=False).returncode == 0,
-        60, f"ServiceAccount {namespace}/default",
+        lambda: (
+            cluster.kubectl(
+                "get", "serviceaccount", "default", "-n", namespace, check=False
+            ).returncode
+            == 0
+        ),
+        60,
+        f"ServiceAccount {namespace}/default",
     )
 
 
@@ -143,8 +152,10 @@ def wait_all_ready(cluster: Cluster, count: int, began: float, timeout: float) -
     while time.monotonic() < deadline:
         try:
             # resourceVersion=0: served from the apiserver's watch cache, not etcd
-            items = cluster.request("GET", f"/apis/taskapi.io/v1alpha1/namespaces/{NAMESPACE}/"
-                                           "taskapis?resourceVersion=0")["items"]
+            items = cluster.request(
+                "GET",
+                f"/apis/taskapi.io/v1alpha1/namespaces/{NAMESPACE}/taskapis?resourceVersion=0",
+            )["items"]
         except OSError as e:  # an apiserver busy past the client's timeout: ask again
             say(f"  (listing TaskApis failed: {e}; retrying)")
             time.sleep(5)
@@ -155,13 +166,17 @@ def wait_all_ready(cluster: Cluster, count: int, began: float, timeout: float) -
             return time.monotonic() - began
         if time.monotonic() - last_report >= 15:
             reasons = collections.Counter(reason for ok, reason in states if not ok)
-            deployments = cluster.request("GET", f"/apis/apps/v1/namespaces/{NAMESPACE}/"
-                                                 "deployments?resourceVersion=0")["items"]
-            available = sum(1 for d in deployments
-                            if (d.get("status") or {}).get("readyReplicas", 0) >= 1)
-            say(f"  {ready}/{count} Ready after {time.monotonic() - began:.0f}s; "
+            deployments = cluster.request(
+                "GET", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments?resourceVersion=0"
+            )["items"]
+            available = sum(
+                1 for d in deployments if (d.get("status") or {}).get("readyReplicas", 0) >= 1
+            )
+            say(
+                f"  {ready}/{count} Ready after {time.monotonic() - began:.0f}s; "
                 f"Deployments {len(deployments)} ({available} with a ready pod); "
-                f"not Ready: {dict(reasons.most_common(4))}")
+                f"not Ready: {dict(reasons.most_common(4))}"
+            )
             last_report = time.monotonic()
         time.sleep(5)
     return None
@@ -184,7 +199,8 @@ def proc_sample(pid: int) -> tuple[float, float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        line.split(":", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
         if ":" in line
     )
     return cpu, int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
@@ -208,8 +224,9 @@ def take(operator: RunningOperator, cluster: Cluster) -> Sample:
     return Sample(time.time(), cpu, rss, peak, scrape(operator), offset)
 
 
-def metric_delta(before: Sample, after: Sample, name: str) -> dict[tuple[tuple[str, str], ...],
-                                                                  float]:
+def metric_delta(
+    before: Sample, after: Sample, name: str
+) -> dict[tuple[tuple[str, str], ...], float]:
     out: dict[tuple[tuple[str, str], ...], float] = {}
     for (metric, labels), value in after.metrics.items():
         if metric == name:
@@ -222,8 +239,9 @@ def audited_requests(cluster: Cluster, before: Sample, after: Sample) -> list[di
     assert cluster.audit_log is not None
     seen: dict[str, dict[str, Any]] = {}
     if cluster.audit_log.stat().st_size < before.audit_offset:
-        raise RuntimeError(f"{cluster.audit_log} was rotated during the window: "
-                           "its requests cannot be counted")
+        raise RuntimeError(
+            f"{cluster.audit_log} was rotated during the window: its requests cannot be counted"
+        )
     with cluster.audit_log.open("rb") as log:
         log.seek(before.audit_offset)
         for raw in log:
@@ -261,31 +279,44 @@ def report_window(cluster: Cluster, count: int, before: Sample, after: Sample) -
     passes = metric_delta(before, after, "taskapi_operator_reconcile_passes_total")
     per_minute = 60 / seconds
     say(f"steady window: {seconds:.0f}s")
-    print(f"  operator writes:            {len(writes) * per_minute:8.1f} /min "
-          f"(target {TARGETS['writes_per_minute']:.0f}; Lease renewals apart: "
-          f"{len(lease_writes) * per_minute:.0f}/min)")
-    for what, n in collections.Counter(
-        f"{e['verb']} {resource_of(e)}" for e in writes
-    ).most_common(8):
+    print(
+        f"  operator writes:            {len(writes) * per_minute:8.1f} /min "
+        f"(target {TARGETS['writes_per_minute']:.0f}; Lease renewals apart: "
+        f"{len(lease_writes) * per_minute:.0f}/min)"
+    )
+    for what, n in collections.Counter(f"{e['verb']} {resource_of(e)}" for e in writes).most_common(
+        8
+    ):
         print(f"      {what}: {n}")
-    print(f"  API requests (audit):       {total / seconds:8.2f} /s "
-          f"({non_lease / seconds / max(count, 1):.4f} /s per TaskApi without the Lease, "
-          f"target {TARGETS['requests_per_second_per_taskapi']})")
+    print(
+        f"  API requests (audit):       {total / seconds:8.2f} /s "
+        f"({non_lease / seconds / max(count, 1):.4f} /s per TaskApi without the Lease, "
+        f"target {TARGETS['requests_per_second_per_taskapi']})"
+    )
     for verb, n in by_verb.most_common():
         print(f"      {verb:8s} {n / seconds:8.2f} /s")
     by_resource = collections.Counter(f"{e['verb']} {resource_of(e)}" for e in requests)
-    print("      by verb and resource: " + ", ".join(
-        f"{what} {n / seconds:.2f}/s" for what, n in by_resource.most_common(6)
-    ))
-    print(f"  reconcile passes:           {sum(passes.values()) / seconds:8.2f} /s "
-          f"{ {dict(k).get('outcome'): round(v) for k, v in passes.items()} }")
-    print(f"  sidecar probes:             {sum(probes.values()) / seconds:8.2f} /s "
-          f"{ {dict(k).get('state'): round(v) for k, v in probes.items()} }")
-    print(f"  CPU:                        {after.cpu_seconds - before.cpu_seconds:8.2f} s "
-          f"in the window ({after.cpu_seconds:.1f} s since start)")
-    print(f"  RSS:                        {after.rss_mib:8.1f} MiB "
-          f"(peak {after.peak_rss_mib:.1f} MiB; target <= {TARGETS['rss_mib_at_1000']:.0f} "
-          f"at N=1000)")
+    print(
+        "      by verb and resource: "
+        + ", ".join(f"{what} {n / seconds:.2f}/s" for what, n in by_resource.most_common(6))
+    )
+    print(
+        f"  reconcile passes:           {sum(passes.values()) / seconds:8.2f} /s "
+        f"{ {dict(k).get('outcome'): round(v) for k, v in passes.items()} }"
+    )
+    print(
+        f"  sidecar probes:             {sum(probes.values()) / seconds:8.2f} /s "
+        f"{ {dict(k).get('state'): round(v) for k, v in probes.items()} }"
+    )
+    print(
+        f"  CPU:                        {after.cpu_seconds - before.cpu_seconds:8.2f} s "
+        f"in the window ({after.cpu_seconds:.1f} s since start)"
+    )
+    print(
+        f"  RSS:                        {after.rss_mib:8.1f} MiB "
+        f"(peak {after.peak_rss_mib:.1f} MiB; target <= {TARGETS['rss_mib_at_1000']:.0f} "
+        f"at N=1000)"
+    )
 
 
 def main() -> None:
@@ -300,8 +331,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
         workdir = Path(tmp)
-        options = dataclasses.replace(DaprControlPlane.CLUSTER_OPTIONS,
-                                      audit_all_requests_of=(USER,))
+        options = dataclasses.replace(
+            DaprControlPlane.CLUSTER_OPTIONS, audit_all_requests_of=(USER,)
+        )
         say(f"starting the control plane and Dapr (controller API QPS {CLIENT_QPS})")
         with (
             Cluster(workdir / "cluster", options) as cluster,
@@ -314,10 +346,24 @@ def main() -> None:
                 say(f"  {args.noise_pods} noise pods running after {noise_took:.0f}s")
             cluster.kubectl("create", "namespace", NAMESPACE)
             wait_for_default_serviceaccount(cluster, NAMESPACE)
-            cluster.kubectl("create", "secret", "generic", "redis", "-n", NAMESPACE,
-                            "--from-literal=redis-password=pw")
-            cluster.kubectl("create", "secret", "generic", "notification-api-key", "-n",
-                            NAMESPACE, "--from-literal=api-key=k")
+            cluster.kubectl(
+                "create",
+                "secret",
+                "generic",
+                "redis",
+                "-n",
+                NAMESPACE,
+                "--from-literal=redis-password=pw",
+            )
+            cluster.kubectl(
+                "create",
+                "secret",
+                "generic",
+                "notification-api-key",
+                "-n",
+                NAMESPACE,
+                "--from-literal=api-key=k",
+            )
             env = {
                 # production defaults, except the sidecar probe port: nothing listens there
                 # (kwok runs no daprd), so probes fail fast and the subscription is Unknown
@@ -338,8 +384,10 @@ def main() -> None:
                 if took is None:
                     say(f"NOT all {count} Ready within {args.ready_timeout:.0f}s")
                 else:
-                    say(f"all {count} TaskApis Ready {took:.1f}s after the apply "
-                        f"(target {TARGETS['ready_seconds_at_1000']:.0f}s at N=1000)")
+                    say(
+                        f"all {count} TaskApis Ready {took:.1f}s after the apply "
+                        f"(target {TARGETS['ready_seconds_at_1000']:.0f}s at N=1000)"
+                    )
                 before = take(operator, cluster)
                 deadline = time.monotonic() + args.window
                 while time.monotonic() < deadline:  # bounded: one window

@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "integration" / "app"),
-                str(Path(__file__).resolve().parent)]
+sys.path[:0] = [
+    str(REPO / "tests"),
+    str(REPO / "tests" / "integration" / "app"),
+    str(Path(__file__).resolve().parent),
+]
 
 import httpx  # noqa: E402
 import load  # noqa: E402
@@ -70,23 +73,28 @@ def _known_id(url: str) -> str:
 Settle = Callable[[], None]
 
 
-def _scale_point(subject: subjects.Subject, stored: int, target: int,
-                 args: argparse.Namespace, drain: Settle) -> ScalePoint:
+def _scale_point(
+    subject: subjects.Subject, stored: int, target: int, args: argparse.Namespace, drain: Settle
+) -> ScalePoint:
     url = subject.url
     need = target - stored
     if need > 0 and subject.sidecar is not None:
         t0 = time.monotonic()
         seeded, sample = seeding.seed(subject.sidecar.http_url, need, args.seed_seconds)
         stored += seeded
-        print(f"    seeded {seeded} tasks in {time.monotonic() - t0:.0f} s through daprd's bulk "
-              f"state API -> {stored} stored", flush=True)
+        print(
+            f"    seeded {seeded} tasks in {time.monotonic() - t0:.0f} s through daprd's bulk "
+            f"state API -> {stored} stored",
+            flush=True,
+        )
         if sample is not None:  # the app reads what was seeded
             httpx.get(f"{url}/tasks/{sample}", timeout=30).raise_for_status()
     drain()
     # 1,600 creates: long enough (seconds) that a one-off cost, such as the first walk of
     # a shard after a restore, does not decide the rate
-    creates = load.run_sync(url, load.create, clients=8, per_client=200,
-                            budget_seconds=args.phase_seconds)
+    creates = load.run_sync(
+        url, load.create, clients=8, per_client=200, budget_seconds=args.phase_seconds
+    )
     stored += creates.done
     task_id = _known_id(url)
     stored += 1
@@ -97,26 +105,41 @@ def _scale_point(subject: subjects.Subject, stored: int, target: int,
 
     drain()
     gets = load.run_sync(url, get_one, clients=1, per_client=100, budget_seconds=args.phase_seconds)
-    pages = load.run_sync(url, load.first_page, clients=1, per_client=100,
-                          budget_seconds=args.phase_seconds)
-    return ScalePoint(stored, creates.rate, creates.p("create", 0.5), pages.p("list", 0.5),
-                      gets.p("get", 0.5))
+    pages = load.run_sync(
+        url, load.first_page, clients=1, per_client=100, budget_seconds=args.phase_seconds
+    )
+    return ScalePoint(
+        stored, creates.rate, creates.p("create", 0.5), pages.p("list", 0.5), gets.p("get", 0.5)
+    )
 
 
-def measure(subject: subjects.Subject, args: argparse.Namespace, apilog: Path,
-            is_taskapi: bool, drain: Settle) -> Measured:
+def measure(
+    subject: subjects.Subject,
+    args: argparse.Namespace,
+    apilog: Path,
+    is_taskapi: bool,
+    drain: Settle,
+) -> Measured:
     out = Measured(subject.name)
     print(f"\n-- {subject.name}", flush=True)
     load.run_sync(subject.url, load.cycle, clients=1, per_client=20, budget_seconds=60)  # warm-up
     stored = 20
     for clients in (1, 8):
         drain()
-        result = load.run_sync(subject.url, load.cycle, clients=clients, per_client=args.cycles,
-                               budget_seconds=args.phase_seconds)
+        result = load.run_sync(
+            subject.url,
+            load.cycle,
+            clients=clients,
+            per_client=args.cycles,
+            budget_seconds=args.phase_seconds,
+        )
         out.load[clients] = result
         stored += result.done + result.errors
-        print(f"    {clients} client(s): {result.done} cycles in {result.seconds:.1f} s, "
-              f"{result.errors} errors", flush=True)
+        print(
+            f"    {clients} client(s): {result.done} cycles in {result.seconds:.1f} s, "
+            f"{result.errors} errors",
+            flush=True,
+        )
     out.rss_app = subjects.rss_mib(subject.app_pid)
     out.rss_daprd = subjects.rss_mib(subjects.sidecar_pid(subject))
     if is_taskapi:
@@ -124,34 +147,44 @@ def measure(subject: subjects.Subject, args: argparse.Namespace, apilog: Path,
             point = _scale_point(subject, stored, target, args, drain)
             stored = point.stored
             out.scale.append(point)
-            print(f"    at {point.stored} stored: {point.create_rate:.0f} creates/s, "
-                  f"list p50 {point.list_p50:.2f} ms, get p50 {point.get_p50:.2f} ms", flush=True)
+            print(
+                f"    at {point.stored} stored: {point.create_rate:.0f} creates/s, "
+                f"list p50 {point.list_p50:.2f} ms, get p50 {point.get_p50:.2f} ms",
+                flush=True,
+            )
     if subject.restart_sidecar is not None:
         drain()
         sidecar = subject.restart_sidecar(apilog)
-        eventually(lambda: httpx.get(f"{subject.url}{subject.ready_path}", timeout=5)
-                   .status_code == 200, timeout=120, what=f"{subject.name} ready again",
-                   tolerate=(httpx.HTTPError,))
+        eventually(
+            lambda: httpx.get(f"{subject.url}{subject.ready_path}", timeout=5).status_code == 200,
+            timeout=120,
+            what=f"{subject.name} ready again",
+            tolerate=(httpx.HTTPError,),
+        )
         try:
-            out.trips = roundtrips.per_operation(subject.url, sidecar, args.roundtrip_n,
-                                                 is_taskapi)
+            out.trips = roundtrips.per_operation(subject.url, sidecar, args.roundtrip_n, is_taskapi)
         except httpx.HTTPError as exc:  # report what was measured rather than nothing
             print(f"    round trips not counted: {exc}", flush=True)
     return out
 
 
 def _ops(r: load.Result) -> str:
-    return "  ".join(f"{r.p(op, 0.5):6.2f}/{r.p(op, 0.99):7.2f}"
-                     for op in ("create", "get", "complete"))
+    return "  ".join(
+        f"{r.p(op, 0.5):6.2f}/{r.p(op, 0.99):7.2f}" for op in ("create", "get", "complete")
+    )
 
 
 def report(results: dict[str, Measured]) -> None:
     load1, load5, _ = os.getloadavg()
-    print(f"\n(machine: {os.cpu_count()} CPUs, load average {load1:.1f} / {load5:.1f} "
-          "(1 / 5 min) at the end: numbers from a busy machine are lower for every subject)")
+    print(
+        f"\n(machine: {os.cpu_count()} CPUs, load average {load1:.1f} / {load5:.1f} "
+        "(1 / 5 min) at the end: numbers from a busy machine are lower for every subject)"
+    )
     print("\n== create -> get -> complete, closed loop (latency p50/p99 in ms) ==")
-    print(f"{'':42} {'clients':>7} {'cycles/s':>9}   {'create':>14}  {'get':>14}  "
-          f"{'complete':>14}  errors")
+    print(
+        f"{'':42} {'clients':>7} {'cycles/s':>9}   {'create':>14}  {'get':>14}  "
+        f"{'complete':>14}  errors"
+    )
     for m in results.values():
         for clients, r in sorted(m.load.items()):
             print(f"{m.name:42} {clients:7d} {r.rate:9.1f}   {_ops(r)}  {r.errors:6d}")
@@ -164,9 +197,11 @@ def report(results: dict[str, Measured]) -> None:
     for key in ("a", "b"):
         if key in results:
             for clients in (1, 8):
-                print(f"{results[key].name:42} {clients} client(s): "
-                      f"{rate(key, clients) / rate('c', clients):5.2f}x the seed pattern, "
-                      f"{rate(key, clients) / rate('d', clients):5.2f}x redis-py")
+                print(
+                    f"{results[key].name:42} {clients} client(s): "
+                    f"{rate(key, clients) / rate('c', clients):5.2f}x the seed pattern, "
+                    f"{rate(key, clients) / rate('d', clients):5.2f}x redis-py"
+                )
     if "c" in results:
         print(f"{results['c'].name:42} 8 clients: {rate('c') / rate('d'):5.2f}x redis-py")
 
@@ -175,8 +210,10 @@ def report(results: dict[str, Measured]) -> None:
 
 
 def report_details(results: dict[str, Measured]) -> None:
-    print("\n== Dapr round trips per request (daprd API log, sequential requests): "
-          "while served + after the response ==")
+    print(
+        "\n== Dapr round trips per request (daprd API log, sequential requests): "
+        "while served + after the response =="
+    )
     for m in results.values():
         for op, t in m.trips.items():
             print(f"{m.name:42} {op:9} {t.request:5.2f} + {t.after:5.2f}   {t.methods}")
@@ -188,9 +225,11 @@ def report_details(results: dict[str, Measured]) -> None:
     print("\n== Task API with tasks stored ==")
     for m in results.values():
         for p in m.scale:
-            print(f"{m.name:42} {p.stored:7d} stored: create {p.create_rate:6.1f}/s "
-                  f"(p50 {p.create_p50:.2f} ms, 8 clients)   first list page p50 "
-                  f"{p.list_p50:.2f} ms   single GET p50 {p.get_p50:.2f} ms")
+            print(
+                f"{m.name:42} {p.stored:7d} stored: create {p.create_rate:6.1f}/s "
+                f"(p50 {p.create_p50:.2f} ms, 8 clients)   first list page p50 "
+                f"{p.list_p50:.2f} ms   single GET p50 {p.get_p50:.2f} ms"
+            )
 
 
 def report_targets(results: dict[str, Measured], rate: Callable[..., float]) -> None:
@@ -203,18 +242,40 @@ def report_targets(results: dict[str, Measured], rate: Callable[..., float]) -> 
         r8, r1 = m.load[8], m.load.get(1)
         lines = [
             ("8 clients >= 2.5x seed cycles/s", rate(key) / rate("c"), 2.5, ">="),
-            ("create p99 <= 4x create p50 (8 clients)", r8.p("create", .99) / r8.p("create", .5),
-             4.0, "<="),
+            (
+                "create p99 <= 4x create p50 (8 clients)",
+                r8.p("create", 0.99) / r8.p("create", 0.5),
+                4.0,
+                "<=",
+            ),
         ]
         if r1 is not None and "d" in results and 1 in results["d"].load:
-            lines.append(("sequential GET p50 - redis-py GET p50 (ms) <= 1.5",
-                          r1.p("get", .5) - results["d"].load[1].p("get", .5), 1.5, "<="))
+            lines.append(
+                (
+                    "sequential GET p50 - redis-py GET p50 (ms) <= 1.5",
+                    r1.p("get", 0.5) - results["d"].load[1].p("get", 0.5),
+                    1.5,
+                    "<=",
+                )
+            )
         if len(m.scale) == 2:
             small, big = m.scale
-            lines.append((f"create/s at {big.stored} >= 0.8x at {small.stored}",
-                          big.create_rate / small.create_rate, 0.8, ">="))
-            lines.append((f"first page p50 <= 3x GET p50 at {big.stored}",
-                          big.list_p50 / big.get_p50, 3.0, "<="))
+            lines.append(
+                (
+                    f"create/s at {big.stored} >= 0.8x at {small.stored}",
+                    big.create_rate / small.create_rate,
+                    0.8,
+                    ">=",
+                )
+            )
+            lines.append(
+                (
+                    f"first page p50 <= 3x GET p50 at {big.stored}",
+                    big.list_p50 / big.get_p50,
+                    3.0,
+                    "<=",
+                )
+            )
         for what, value, bound, op in lines:
             ok = value >= bound if op == ">=" else value <= bound
             print(f"{m.name:26} {what:52} {value:7.2f}  {'met' if ok else 'NOT met'}")
@@ -231,9 +292,11 @@ def run(args: argparse.Namespace) -> int:
             def drain() -> None:
                 left, waited = settle.wait(redis.host, redis.port, args.phase_seconds)
                 if waited > 1 or left:
-                    print(f"    waited {waited:.0f} s for the event backlog to drain "
-                          f"({left} left: {settle.describe(redis.host, redis.port)})",
-                          flush=True)
+                    print(
+                        f"    waited {waited:.0f} s for the event backlog to drain "
+                        f"({left} left: {settle.describe(redis.host, redis.port)})",
+                        flush=True,
+                    )
 
             results: dict[str, Measured] = {}
             for key in _order(args.only):
@@ -249,17 +312,27 @@ def _order(only: str) -> Iterator[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cycles", type=int, default=100, help="cycles per client (max 1000)")
     parser.add_argument("--small", type=int, default=1000, help="first stored-tasks point")
     parser.add_argument("--scale", type=int, default=100_000, help="second stored-tasks point")
-    parser.add_argument("--seed-seconds", type=float, default=900,
-                        help="time budget to seed (bulk-store) each stored-tasks point")
-    parser.add_argument("--phase-seconds", type=float, default=180,
-                        help="time budget of each measured phase")
-    parser.add_argument("--roundtrip-n", type=int, default=5,
-                        help="requests per kind counted (each waits for a quiet sidecar)")
+    parser.add_argument(
+        "--seed-seconds",
+        type=float,
+        default=900,
+        help="time budget to seed (bulk-store) each stored-tasks point",
+    )
+    parser.add_argument(
+        "--phase-seconds", type=float, default=180, help="time budget of each measured phase"
+    )
+    parser.add_argument(
+        "--roundtrip-n",
+        type=int,
+        default=5,
+        help="requests per kind counted (each waits for a quiet sidecar)",
+    )
     parser.add_argument("--keep", help="work (and log) directory to keep, instead of a temp one")
     parser.add_argument("--only", default="a,b,c,d", help="subjects to run (a,b,c,d)")
     args = parser.parse_args()

@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "integration" / "app"),
-                str(Path(__file__).resolve().parent)]
+sys.path[:0] = [
+    str(REPO / "tests"),
+    str(REPO / "tests" / "integration" / "app"),
+    str(Path(__file__).resolve().parent),
+]
 
 import load  # noqa: E402
 import settle  # noqa: E402
@@ -60,19 +63,25 @@ def stack_pids() -> dict[str, list[int]]:
         if cmd.startswith("postgres") or "/bin/postgres " in cmd:  # server and backends
             found.setdefault("postgres", []).append(int(entry.name))
             continue
-        for name, marker in (("taskapi", "bin/taskapi"), ("notifier", "notification-service "),
-                             ("daprd(taskapi)", "--app-id=taskapi-"),
-                             ("daprd(notifier)", "--app-id=notification-service-"),
-                             ("daprd(seed)", "--app-id=seed-"), ("seed-app", "seed_app"),
-                             ("redis-py-app", "redis_app"), ("redis-server", "redis-server")):
+        for name, marker in (
+            ("taskapi", "bin/taskapi"),
+            ("notifier", "notification-service "),
+            ("daprd(taskapi)", "--app-id=taskapi-"),
+            ("daprd(notifier)", "--app-id=notification-service-"),
+            ("daprd(seed)", "--app-id=seed-"),
+            ("seed-app", "seed_app"),
+            ("redis-py-app", "redis_app"),
+            ("redis-server", "redis-server"),
+        ):
             if marker in cmd and name not in found:
                 found[name] = [int(entry.name)]
     return found
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subject", default="a", choices="abcd")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cycles", type=int, default=200, help="per client (max 1000)")
@@ -85,29 +94,38 @@ def main() -> int:
         with RedisServer(work / "redis") as redis, PostgresServer(work / "postgres") as pg:
             start = subjects.by_key(work, redis, config, pg)[args.subject]
             with start() as subject:
-                load.run_sync(subject.url, load.cycle, clients=1, per_client=20,
-                              budget_seconds=60)
+                load.run_sync(subject.url, load.cycle, clients=1, per_client=20, budget_seconds=60)
                 settle.wait(redis.host, redis.port, 120)
                 pids = stack_pids()
                 before = {n: cpu_seconds(p) for n, p in pids.items()}
                 time.sleep(IDLE_SECONDS)
                 idle = {n: (cpu_seconds(p) - before[n]) / IDLE_SECONDS for n, p in pids.items()}
-                print("idle CPU (ms per s): " + ", ".join(
-                    f"{n} {v * 1000:.0f}" for n, v in sorted(idle.items())), flush=True)
+                print(
+                    "idle CPU (ms per s): "
+                    + ", ".join(f"{n} {v * 1000:.0f}" for n, v in sorted(idle.items())),
+                    flush=True,
+                )
                 for _ in range(max(1, min(args.rounds, 5))):
                     pids = stack_pids()
                     before = {n: cpu_seconds(p) for n, p in pids.items()}
                     own = os.times()
                     started = time.monotonic()
-                    result = load.run_sync(subject.url, load.cycle, clients=args.clients,
-                                           per_client=cycles, budget_seconds=300)
+                    result = load.run_sync(
+                        subject.url,
+                        load.cycle,
+                        clients=args.clients,
+                        per_client=cycles,
+                        budget_seconds=300,
+                    )
                     mine = os.times()
                     loaded = {n: cpu_seconds(p) for n, p in pids.items()}
                     settle.wait(redis.host, redis.port, 300)
                     elapsed = time.monotonic() - started
                     done = max(1, result.done)
-                    print(f"{subject.name}: {result.done} cycles at {result.rate:.0f}/s, "
-                          f"{result.errors} errors; CPU ms per cycle:")
+                    print(
+                        f"{subject.name}: {result.done} cycles at {result.rate:.0f}/s, "
+                        f"{result.errors} errors; CPU ms per cycle:"
+                    )
                     total = 0.0
                     for name, pid in sorted(pids.items()):
                         spent = (cpu_seconds(pid) - before[name]) * 1000 / done
@@ -117,8 +135,10 @@ def main() -> int:
                         during = (loaded[name] - before[name]) * 1000 / done
                         print(f"    {name:18} {spent:6.2f}   ({during:5.2f} while loaded)")
                     gen = ((mine.user + mine.system) - (own.user + own.system)) * 1000 / done
-                    print(f"    {'stack total':18} {total:6.2f}   (load generator {gen:.2f})",
-                          flush=True)
+                    print(
+                        f"    {'stack total':18} {total:6.2f}   (load generator {gen:.2f})",
+                        flush=True,
+                    )
     return 0
 
 

@@ -40,8 +40,9 @@ class Client:
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
 
-    async def request(self, method: str, path: str, *, json_body: Any = None,
-                      params: dict[str, str] | None = None) -> Reply:
+    async def request(
+        self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None
+    ) -> Reply:
         async with self._session.request(method, path, json=json_body, params=params) as r:
             return Reply(r.status, await r.read())
 
@@ -97,8 +98,9 @@ async def cycle(client: Client, i: int, result: Result) -> bool:
     task_id = reply.json()["id"]
     if (await timed(result, "get", client.get(f"/tasks/{task_id}"))).status_code != 200:
         return False
-    reply = await timed(result, "complete", client.put(f"/tasks/{task_id}/status",
-                                                         params={"status": "completed"}))
+    reply = await timed(
+        result, "complete", client.put(f"/tasks/{task_id}/status", params={"status": "completed"})
+    )
     return reply.status_code == 200
 
 
@@ -113,7 +115,12 @@ async def first_page(client: Client, i: int, result: Result) -> bool:
 
 
 async def run(
-    base_url: str, step: Step, *, clients: int, per_client: int, budget_seconds: float,
+    base_url: str,
+    step: Step,
+    *,
+    clients: int,
+    per_client: int,
+    budget_seconds: float,
     max_consecutive_errors: int = 50,
 ) -> Result:
     result = Result(clients=clients)

@@ -57,8 +57,12 @@ def _redis() -> aioredis.Redis:
 async def _save(task: dict[str, Any], event_type: str) -> None:
     async with _redis().pipeline(transaction=True) as pipe:
         pipe.set(PREFIX + task["id"], json.dumps(task))
-        pipe.xadd(STREAM, {"data": json.dumps({"event_type": event_type, "task": task})},
-                  maxlen=100_000, approximate=True)
+        pipe.xadd(
+            STREAM,
+            {"data": json.dumps({"event_type": event_type, "task": task})},
+            maxlen=100_000,
+            approximate=True,
+        )
         await pipe.execute()
 
 
@@ -69,8 +73,13 @@ async def health() -> dict[str, str]:
 
 @app.post("/tasks", status_code=201)
 async def create_task(body: TaskCreate) -> dict[str, Any]:
-    task = {"id": uuid.uuid4().hex, **body.model_dump(), "status": "pending",
-            "created_at": _now(), "updated_at": _now()}
+    task = {
+        "id": uuid.uuid4().hex,
+        **body.model_dump(),
+        "status": "pending",
+        "created_at": _now(),
+        "updated_at": _now(),
+    }
     await _save(task, "task.created")
     return task
 

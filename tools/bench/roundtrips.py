@@ -28,8 +28,9 @@ _METHOD = re.compile(r'method="?([^" ]+(?: /[^" ]+)?)')
 
 
 def api_logging_configuration(directory: Path) -> Path:
-    path = write_configuration(directory / "config-apilog.yaml", directory / "names.db",
-                               name="daprconfig-apilog")
+    path = write_configuration(
+        directory / "config-apilog.yaml", directory / "names.db", name="daprconfig-apilog"
+    )
     doc = yaml.safe_load(path.read_text())
     doc["spec"]["logging"] = {"apiLogging": {"enabled": True, "omitHealthChecks": False}}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -74,6 +75,7 @@ def per_operation(url: str, sidecar: Daprd, n: int, with_list: bool) -> dict[str
     out: dict[str, Trips] = {}
     ids: list[str] = []
     with httpx.Client(base_url=url, timeout=30) as client:
+
         def measure(op: str, call: Callable[[int], object]) -> None:
             during = after = 0
             methods: Counter[str] = Counter()
@@ -87,8 +89,7 @@ def per_operation(url: str, sidecar: Daprd, n: int, with_list: bool) -> dict[str
                 during += in_request
                 after += total - in_request
                 methods.update(m.group(1) for ln in lines if (m := _METHOD.search(ln)))
-            top = ", ".join(f"{k.rsplit('/', 1)[-1]} x{v / n:g}"
-                            for k, v in methods.most_common(5))
+            top = ", ".join(f"{k.rsplit('/', 1)[-1]} x{v / n:g}" for k, v in methods.most_common(5))
             out[op] = Trips(during / n, after / n, top)
 
         def create(i: int) -> None:
@@ -98,8 +99,12 @@ def per_operation(url: str, sidecar: Daprd, n: int, with_list: bool) -> dict[str
 
         measure("create", create)
         measure("get", lambda i: client.get(f"/tasks/{ids[i]}").raise_for_status())
-        measure("complete", lambda i: client.put(f"/tasks/{ids[i]}/status",
-                                                 params={"status": "completed"}).raise_for_status())
+        measure(
+            "complete",
+            lambda i: client.put(
+                f"/tasks/{ids[i]}/status", params={"status": "completed"}
+            ).raise_for_status(),
+        )
         if with_list:
             measure("list", lambda i: client.get("/tasks").raise_for_status())
     return out

@@ -36,8 +36,12 @@ def _now() -> str:
 
 
 def _publish(client: DaprClient, event_type: str, task: dict[str, Any]) -> None:
-    client.publish_event(PUBSUB, TOPIC, json.dumps({"event_type": event_type, "task": task}),
-                         data_content_type="application/json")
+    client.publish_event(
+        PUBSUB,
+        TOPIC,
+        json.dumps({"event_type": event_type, "task": task}),
+        data_content_type="application/json",
+    )
 
 
 @app.get("/health")
@@ -47,8 +51,13 @@ def health() -> dict[str, str]:
 
 @app.post("/tasks", status_code=201)
 def create_task(body: TaskCreate) -> dict[str, Any]:
-    task = {"id": uuid.uuid4().hex, **body.model_dump(), "status": "pending",
-            "created_at": _now(), "updated_at": _now()}
+    task = {
+        "id": uuid.uuid4().hex,
+        **body.model_dump(),
+        "status": "pending",
+        "created_at": _now(),
+        "updated_at": _now(),
+    }
     with DaprClient() as client:
         client.save_state(STORE, task["id"], json.dumps(task))
         _publish(client, "task.created", task)
@@ -74,6 +83,5 @@ def set_status(task_id: str, status: str) -> dict[str, Any]:
         task: dict[str, Any] = json.loads(item.data)
         task.update(status=status, updated_at=_now())
         client.save_state(STORE, task_id, json.dumps(task))
-        _publish(client, "task.completed" if status == "completed" else "task.status_changed",
-                 task)
+        _publish(client, "task.completed" if status == "completed" else "task.status_changed", task)
     return task

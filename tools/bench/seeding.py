@@ -67,26 +67,40 @@ def seed(sidecar_url: str, count: int, budget_seconds: float) -> tuple[int, str 
                 shard, number = p % SHARDS, first[p % SHARDS] + p // SHARDS
                 n = min(per_page, count - p * per_page)
                 now = utcnow()
-                tasks = [Task(id=new_id(), title=f"seeded {p}-{i}", created_at=now,
-                              updated_at=now) for i in range(n)]
-                records += [{"key": task_key(t.id),
-                             "value": TaskRecord.first(t, new_id()).model_dump(mode="json")}
-                            for t in tasks]
+                tasks = [
+                    Task(id=new_id(), title=f"seeded {p}-{i}", created_at=now, updated_at=now)
+                    for i in range(n)
+                ]
+                records += [
+                    {
+                        "key": task_key(t.id),
+                        "value": TaskRecord.first(t, new_id()).model_dump(mode="json"),
+                    }
+                    for t in tasks
+                ]
                 entries = [IndexEntry(seq=i + 1, task_id=t.id) for i, t in enumerate(tasks)]
-                page = IndexPage(shard=shard, number=number, next_seq=PAGE_CAPACITY + 1,
-                                 entries=entries)
-                pages.append({"key": page_key(shard, number),
-                              "value": page.model_dump(mode="json")})
+                page = IndexPage(
+                    shard=shard, number=number, next_seq=PAGE_CAPACITY + 1, entries=entries
+                )
+                pages.append(
+                    {"key": page_key(shard, number), "value": page.model_dump(mode="json")}
+                )
                 sample = sample or tasks[0].id
             for i in range(0, len(records), BATCH):
                 _save(client, list(islice(records, i, i + BATCH)))
             _save(client, pages)
             stored += len(records)
         written = -(-stored // per_page)
-        heads = [{"key": head_key(s), "value": HeadHint(page=first[s] + (written - 1 - s) // SHARDS
-                                                         ).model_dump(mode="json"),
-                  **_etag_of(client, head_key(s))}
-                 for s in range(min(SHARDS, written))]
+        heads = [
+            {
+                "key": head_key(s),
+                "value": HeadHint(page=first[s] + (written - 1 - s) // SHARDS).model_dump(
+                    mode="json"
+                ),
+                **_etag_of(client, head_key(s)),
+            }
+            for s in range(min(SHARDS, written))
+        ]
         if heads:
             _save(client, heads)
     return stored, sample

@@ -62,13 +62,15 @@ def _pid(part: Any) -> int:
 
 
 def sidecar_pid(subject: Subject) -> int | None:
-    return _pid(subject.sidecar) if subject.sidecar is not None and subject.sidecar.running() \
-        else None
+    return (
+        _pid(subject.sidecar) if subject.sidecar is not None and subject.sidecar.running() else None
+    )
 
 
 @contextlib.contextmanager
-def taskapi(workdir: Path, redis: RedisServer, config: Path,
-            pg: PostgresServer | None = None) -> Iterator[Subject]:
+def taskapi(
+    workdir: Path, redis: RedisServer, config: Path, pg: PostgresServer | None = None
+) -> Iterator[Subject]:
     workdir.mkdir(parents=True, exist_ok=True)
     # On PostgreSQL: its own database, and components/local/postgresql/statestore.yaml in
     # place of the Redis one (the swap a user makes); pub/sub stays on Redis.
@@ -82,9 +84,14 @@ def taskapi(workdir: Path, redis: RedisServer, config: Path,
             stack.restart_taskapi_sidecar()
             return stack.taskapi_sidecar
 
-        yield Subject("Task API on PostgreSQL" if pg else "Task API on Redis",
-                      stack.taskapi.url, _pid(stack.taskapi), stack.taskapi_sidecar, restart,
-                      ready_path="/ready")
+        yield Subject(
+            "Task API on PostgreSQL" if pg else "Task API on Redis",
+            stack.taskapi.url,
+            _pid(stack.taskapi),
+            stack.taskapi_sidecar,
+            restart,
+            ready_path="/ready",
+        )
     finally:
         stack.stop()
 
@@ -93,15 +100,30 @@ def _uvicorn(name: str, module: str, env: dict[str, str], workdir: Path) -> tupl
     port = free_port()
     proc = Process(
         name,
-        [sys.executable, "-m", "uvicorn", f"{module}:app", "--app-dir", str(HERE),
-         "--host", LOOPBACK, "--port", str(port), "--workers", "1", "--log-level", "warning",
-         "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"{module}:app",
+            "--app-dir",
+            str(HERE),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         workdir / f"{name}.log",
         env={**os.environ, **env},
     ).start()
     url = f"http://{LOOPBACK}:{port}"
-    proc.wait_until(lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200, 60,
-                    "serving /health")
+    proc.wait_until(
+        lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200, 60, "serving /health"
+    )
     return proc, url
 
 
@@ -109,9 +131,16 @@ def _write_components(directory: Path, redis: RedisServer) -> Path:
     """Plain state.redis + pubsub.redis on the shared redis-server (what the seed used)."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, kind in (("statestore", "state.redis"), ("pubsub", "pubsub.redis")):
-        doc = {"apiVersion": "dapr.io/v1alpha1", "kind": "Component", "metadata": {"name": name},
-               "spec": {"type": kind, "version": "v1",
-                        "metadata": [{"name": "redisHost", "value": redis.address}]}}
+        doc = {
+            "apiVersion": "dapr.io/v1alpha1",
+            "kind": "Component",
+            "metadata": {"name": name},
+            "spec": {
+                "type": kind,
+                "version": "v1",
+                "metadata": [{"name": "redisHost", "value": redis.address}],
+            },
+        }
         (directory / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return directory
 
@@ -125,15 +154,26 @@ def seed_pattern(workdir: Path, redis: RedisServer, config: Path) -> Iterator[Su
     holder["d"] = Daprd(app_id, None, resources, workdir, config=config).start()
     app: Process | None = None
     try:
-        app, url = _uvicorn("seed-app", "seed_app", {
-            **holder["d"].app_env(), "BENCH_TOPIC": f"seed-events-{app_id}"}, workdir)
+        app, url = _uvicorn(
+            "seed-app",
+            "seed_app",
+            {**holder["d"].app_env(), "BENCH_TOPIC": f"seed-events-{app_id}"},
+            workdir,
+        )
 
         def restart(new_config: Path) -> Daprd:
             old = holder["d"]
             old.stop()
-            holder["d"] = Daprd(old.app_id, None, resources, workdir, config=new_config,
-                                http_port=old.http_port, grpc_port=old.grpc_port,
-                                public_port=old.public_port).start()
+            holder["d"] = Daprd(
+                old.app_id,
+                None,
+                resources,
+                workdir,
+                config=new_config,
+                http_port=old.http_port,
+                grpc_port=old.grpc_port,
+                public_port=old.public_port,
+            ).start()
             return holder["d"]
 
         yield Subject("seed pattern (DaprClient per request)", url, app.pid, holder["d"], restart)
@@ -146,8 +186,12 @@ def seed_pattern(workdir: Path, redis: RedisServer, config: Path) -> Iterator[Su
 @contextlib.contextmanager
 def redis_py(workdir: Path, redis: RedisServer) -> Iterator[Subject]:
     workdir.mkdir(parents=True, exist_ok=True)
-    app, url = _uvicorn("redis-py-app", "redis_app", {
-        "BENCH_REDIS_HOST": redis.host, "BENCH_REDIS_PORT": str(redis.port)}, workdir)
+    app, url = _uvicorn(
+        "redis-py-app",
+        "redis_app",
+        {"BENCH_REDIS_HOST": redis.host, "BENCH_REDIS_PORT": str(redis.port)},
+        workdir,
+    )
     try:
         yield Subject("FastAPI + redis-py (no Dapr)", url, app.pid, None, None)
     finally:
@@ -157,8 +201,7 @@ def redis_py(workdir: Path, redis: RedisServer) -> Iterator[Subject]:
 Starter = Callable[[], AbstractContextManager[Subject]]
 
 
-def by_key(work: Path, redis: RedisServer, config: Path, pg: PostgresServer
-           ) -> dict[str, Starter]:
+def by_key(work: Path, redis: RedisServer, config: Path, pg: PostgresServer) -> dict[str, Starter]:
     """The four subjects by their letter in the benchmark's output, each in its own dir."""
     return {
         "a": lambda: taskapi(work / "taskapi-redis", redis, config),

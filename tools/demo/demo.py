@@ -62,7 +62,9 @@ def start_operator(cluster: Cluster, workdir: Path) -> Process:
         "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS": "5",
     }
     return Process(
-        "taskapi-operator", [str(VENV_BIN / "taskapi-operator")], workdir / "operator.log",
+        "taskapi-operator",
+        [str(VENV_BIN / "taskapi-operator")],
+        workdir / "operator.log",
         env=env,
     ).start()
 
@@ -71,12 +73,18 @@ def apply_samples(cluster: Cluster, redis: RedisServer) -> None:
     """deploy/samples, with Redis pointed at the local server (which has no password)."""
     cluster.kubectl("create", "namespace", NAMESPACE)
     cluster.wait_for(  # pods are admitted once the namespace's default ServiceAccount exists
-        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", NAMESPACE,
-                                check=False).returncode == 0,
-        30, f"ServiceAccount {NAMESPACE}/default",
+        lambda: (
+            cluster.kubectl(
+                "get", "serviceaccount", "default", "-n", NAMESPACE, check=False
+            ).returncode
+            == 0
+        ),
+        30,
+        f"ServiceAccount {NAMESPACE}/default",
     )
-    cluster.kubectl("create", "secret", "generic", "redis", "-n", NAMESPACE,
-                    "--from-literal=redis-password=")
+    cluster.kubectl(
+        "create", "secret", "generic", "redis", "-n", NAMESPACE, "--from-literal=redis-password="
+    )
     rendered = cluster.kubectl("kustomize", str(SAMPLES)).stdout
     rendered = rendered.replace("redis-master:6379", redis.address)
     cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=rendered)
@@ -84,21 +92,30 @@ def apply_samples(cluster: Cluster, redis: RedisServer) -> None:
 
 def running_pods(cluster: Cluster, selector: str, count: int) -> list[dict[str, Any]]:
     """Wait until ``count`` pods matching ``selector`` have an IP (kwok assigns them)."""
+
     def ready() -> list[dict[str, Any]] | None:
         pods = cluster.get_json("pods", "-n", NAMESPACE, "-l", selector)["items"]
-        live = [p for p in pods if p["status"].get("podIP") and
-                not p["metadata"].get("deletionTimestamp")]
+        live = [
+            p
+            for p in pods
+            if p["status"].get("podIP") and not p["metadata"].get("deletionTimestamp")
+        ]
         return live if len(live) >= count else None
 
     pods: list[dict[str, Any]] = cluster.wait_for(ready, 120, f"pods {selector}")
     return pods
 
 
-def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
-         ) -> tuple[int, dict[str, str], Any]:
+def http(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,  # noqa: S310 - loopback
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(  # noqa: S310 - loopback
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310
             raw = resp.read()
@@ -116,8 +133,10 @@ def conditions(cluster: Cluster) -> str:
     obj = cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)
     rows = [f"{'TYPE':<20} {'STATUS':<8} {'REASON':<26} MESSAGE"]
     for cond in obj.get("status", {}).get("conditions", []):
-        rows.append(f"{cond['type']:<20} {cond['status']:<8} {cond.get('reason', ''):<26} "
-                    f"{cond.get('message', '')}")
+        rows.append(
+            f"{cond['type']:<20} {cond['status']:<8} {cond.get('reason', ''):<26} "
+            f"{cond.get('message', '')}"
+        )
     return "\n".join(rows)
 
 
@@ -128,8 +147,9 @@ def wait_ready(cluster: Cluster, replicas: int) -> None:
         obj = cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)
         status = obj.get("status") or {}
         sub = (status.get("subscription") or {}).get("state")
-        return bool(status.get("ready") == want and status.get("sidecars") == want
-                    and sub == "Healthy")
+        return bool(
+            status.get("ready") == want and status.get("sidecars") == want and sub == "Healthy"
+        )
 
     cluster.wait_for(ready, 180, f"the TaskApi status: {want} pods and sidecars, subscription")
 
@@ -160,8 +180,12 @@ class PodBacker:
                 live.add(name)
                 if name not in self.backed:
                     self.backed[name] = PodProcesses(
-                        self.cluster, pod, [str(VENV_BIN / script)], self.workdir,
-                        dapr_config=self.dapr_config, extra_env={host_var: ip},
+                        self.cluster,
+                        pod,
+                        [str(VENV_BIN / script)],
+                        self.workdir,
+                        dapr_config=self.dapr_config,
+                        extra_env={host_var: ip},
                     ).start()
                     containers = ", ".join(c["name"] for c in pod["spec"]["containers"])
                     show(f"pod {name} (containers {containers}): {script} + daprd on {ip}")
@@ -188,8 +212,7 @@ class PodBacker:
 
 def walkthrough(api: str, notifier: str) -> None:
     say(f"the Task API on pod IP {api}: create, list, complete, delete a task")
-    status, headers, task = http("POST", f"{api}/tasks",
-                                 {"title": "Write the demo", "priority": 2})
+    status, headers, task = http("POST", f"{api}/tasks", {"title": "Write the demo", "priority": 2})
     show(f"POST /tasks -> {status}, ETag {headers.get('etag')}: {json.dumps(task)}")
     task_id = task["id"]
     status, _, page = http("GET", f"{api}/tasks")
@@ -197,8 +220,10 @@ def walkthrough(api: str, notifier: str) -> None:
     status, _, done = http("PUT", f"{api}/tasks/{task_id}/status?status=completed")
     show(f"PUT /tasks/{task_id}/status?status=completed -> {status}: status {done['status']}")
 
-    say("the task.completed event goes through Dapr pub/sub (Redis) to the subscription, "
-        "which invokes notification-service through Dapr")
+    say(
+        "the task.completed event goes through Dapr pub/sub (Redis) to the subscription, "
+        "which invokes notification-service through Dapr"
+    )
     deadline = time.monotonic() + 60
     recorded: list[Any] = []
     while time.monotonic() < deadline and not recorded:
@@ -206,14 +231,24 @@ def walkthrough(api: str, notifier: str) -> None:
         time.sleep(0.5)
     if not recorded:
         raise RuntimeError("notification-service recorded no notification within 60s")
-    show(f"notification-service recorded {len(recorded)} notification(s): "
-         f"{json.dumps(recorded[0])}")
+    show(
+        f"notification-service recorded {len(recorded)} notification(s): {json.dumps(recorded[0])}"
+    )
     status, _, _ = http("DELETE", f"{api}/tasks/{task_id}")
     show(f"DELETE /tasks/{task_id} -> {status}")
-    status, _, problem = http("POST", f"{notifier}/notify", {
-        "event_id": "demo", "event_type": "task.completed", "task_id": task_id,
-        "title": "forged", "status": "completed", "timestamp": "2026-01-01T00:00:00Z",
-    }, headers={"X-API-Key": "wrong"})
+    status, _, problem = http(
+        "POST",
+        f"{notifier}/notify",
+        {
+            "event_id": "demo",
+            "event_type": "task.completed",
+            "task_id": task_id,
+            "title": "forged",
+            "status": "completed",
+            "timestamp": "2026-01-01T00:00:00Z",
+        },
+        headers={"X-API-Key": "wrong"},
+    )
     show(f"POST /notify with a wrong X-API-Key -> {status}: {(problem or {}).get('detail')}")
 
 
@@ -253,8 +288,10 @@ class Demo:
 
 def start_everything(stack: contextlib.ExitStack, workdir: Path) -> Demo:
     """Steps 1-5: every process is registered on ``stack``, which stops them in reverse."""
-    say("starting the local control plane: etcd, kube-apiserver, controller-manager, "
-        "scheduler, kwok (a fake node; pod IPs in a 127.N.0.0/16)")
+    say(
+        "starting the local control plane: etcd, kube-apiserver, controller-manager, "
+        "scheduler, kwok (a fake node; pod IPs in a 127.N.0.0/16)"
+    )
     cluster = stack.enter_context(Cluster(workdir / "cluster", DaprControlPlane.CLUSTER_OPTIONS))
     say(f"pod IPs come from {cluster.pod_cidr}")
     say("installing Dapr: its CRDs, sentry and the sidecar injector (as processes)")
@@ -262,14 +299,19 @@ def start_everything(stack: contextlib.ExitStack, workdir: Path) -> Demo:
     say("installing the TaskApi CRD (deploy/crds)")
     cluster.kubectl("apply", "-k", str(REPO / "deploy" / "crds"))
     cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=120s", "crd/taskapis.taskapi.io",
+        "wait",
+        "--for=condition=Established",
+        "--timeout=120s",
+        "crd/taskapis.taskapi.io",
         timeout=150,
     )
     redis = stack.enter_context(RedisServer(workdir / "redis"))
     say(f"redis-server on {redis.address}")
 
-    say("starting the operator as ServiceAccount taskapi-system/taskapi-operator "
-        "(RBAC from deploy/operator)")
+    say(
+        "starting the operator as ServiceAccount taskapi-system/taskapi-operator "
+        "(RBAC from deploy/operator)"
+    )
     operator = start_operator(cluster, workdir)
     stack.callback(operator.stop)
 
@@ -277,10 +319,13 @@ def start_everything(stack: contextlib.ExitStack, workdir: Path) -> Demo:
     apply_samples(cluster, redis)
     replicas = int(cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["spec"]["replicas"])
 
-    say("pods got the real daprd container from Dapr's injector; kwok runs no containers, "
-        "so the demo starts each pod's app + daprd itself, on the pod's IP")
-    dapr_config = write_configuration(workdir / "dapr" / "config.yaml",
-                                      workdir / "dapr" / "names.db")
+    say(
+        "pods got the real daprd container from Dapr's injector; kwok runs no containers, "
+        "so the demo starts each pod's app + daprd itself, on the pod's IP"
+    )
+    dapr_config = write_configuration(
+        workdir / "dapr" / "config.yaml", workdir / "dapr" / "names.db"
+    )
     backer = PodBacker(cluster, workdir / "pods", dapr_config)
     stack.callback(backer.stop)
     running_pods(cluster, NOTIFIER_SELECTOR, 1)
@@ -300,9 +345,11 @@ def show_and_walk(demo: Demo) -> tuple[str, str]:
     api = demo.backer.url_of(TASKAPI_SELECTOR)
     notifier = demo.backer.url_of(NOTIFIER_SELECTOR)
     walkthrough(api, notifier)
-    say("what this local stack does not show: containers are not run by a kubelet "
+    say(
+        "what this local stack does not show: containers are not run by a kubelet "
         "(kwok only reports them ready), Service ClusterIPs are not routed, and the "
-        "sidecars resolve each other through SQLite instead of Kubernetes DNS")
+        "sidecars resolve each other through SQLite instead of Kubernetes DNS"
+    )
     return api, notifier
 
 
@@ -338,10 +385,17 @@ def run(workdir: Path, exit_after_walkthrough: bool) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--exit-after-walkthrough", action="store_true",
-                        help="stop by itself after the walkthrough (for tests and CI)")
-    parser.add_argument("--workdir", type=Path, default=REPO / ".work" / "demo",
-                        help="where logs, certificates and the kubeconfig go")
+    parser.add_argument(
+        "--exit-after-walkthrough",
+        action="store_true",
+        help="stop by itself after the walkthrough (for tests and CI)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=REPO / ".work" / "demo",
+        help="where logs, certificates and the kubeconfig go",
+    )
     args = parser.parse_args()
     return run(args.workdir, args.exit_after_walkthrough)
 

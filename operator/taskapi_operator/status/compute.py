@@ -56,17 +56,32 @@ def _components_condition(taskapi: TaskApi, observed: Observed) -> Cond:
     # What keeps the components from being ready, the first found wins: what is missing,
     # the reason, and a message that says what to do about it.
     blockers: tuple[tuple[Sequence[str], str, Callable[[str], str]], ...] = (
-        (observed.missing_components, names.REASON_COMPONENT_NOT_FOUND,
-         lambda missing: f"referenced Dapr component(s) {missing} not found in namespace {ns}: "
-                         "create them, or let the operator manage them (spec.<store>.managed)"),
-        (observed.missing_secrets, names.REASON_SECRET_NOT_FOUND,
-         lambda missing: f"Secret(s) {missing} not found in namespace {ns}: create them "
-                         "(referenced by spec.notifications.secretName or a component "
-                         "secretKeyRef)"),
-        (observed.outbox_missing, names.REASON_OUTBOX_NOT_CONFIGURED,
-         lambda stores: f"referenced state store {stores} lacks the outbox metadata {outbox}: "
-                        "the app's events are published from its state transactions; add "
-                        "them (pubsub and topic of this TaskApi) to the Component"),
+        (
+            observed.missing_components,
+            names.REASON_COMPONENT_NOT_FOUND,
+            lambda missing: (
+                f"referenced Dapr component(s) {missing} not found in namespace {ns}: "
+                "create them, or let the operator manage them (spec.<store>.managed)"
+            ),
+        ),
+        (
+            observed.missing_secrets,
+            names.REASON_SECRET_NOT_FOUND,
+            lambda missing: (
+                f"Secret(s) {missing} not found in namespace {ns}: create them "
+                "(referenced by spec.notifications.secretName or a component "
+                "secretKeyRef)"
+            ),
+        ),
+        (
+            observed.outbox_missing,
+            names.REASON_OUTBOX_NOT_CONFIGURED,
+            lambda stores: (
+                f"referenced state store {stores} lacks the outbox metadata {outbox}: "
+                "the app's events are published from its state transactions; add "
+                "them (pubsub and topic of this TaskApi) to the Component"
+            ),
+        ),
     )
     for found, reason, message in blockers:
         if found:

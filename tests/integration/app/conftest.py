@@ -18,8 +18,10 @@ STORES = ["redis", "postgresql"]
 
 @pytest.fixture(scope="module", params=STORES)
 def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-    redis_server: RedisServer, dapr_configuration: Path,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: RedisServer,
+    dapr_configuration: Path,
 ) -> Iterator[Stack]:
     """The two apps on the state store named by the parameter; pub/sub is Redis either way.
 
@@ -29,8 +31,9 @@ def stack(
     if request.param == "postgresql":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         postgres = server.create_database(f"taskapi_{uuid.uuid4().hex[:8]}")
-    running = Stack(tmp_path_factory.mktemp("taskapi-stack"), redis_server.address,
-                    dapr_configuration, postgres)
+    running = Stack(
+        tmp_path_factory.mktemp("taskapi-stack"), redis_server.address, dapr_configuration, postgres
+    )
     try:
         yield running.start()
     finally:

@@ -32,8 +32,15 @@ PUBSUB_TEST_METADATA = {"redeliverInterval": "1s", "processingTimeout": "15s"}
 TEST_RETRY = {"policy": "constant", "duration": "500ms", "maxRetries": 60}
 
 
-def write_resources(target: Path, redis_address: str, secrets_file: Path, topic: str,
-                    postgres: str | None = None, *, outbox: bool = True) -> Path:
+def write_resources(
+    target: Path,
+    redis_address: str,
+    secrets_file: Path,
+    topic: str,
+    postgres: str | None = None,
+    *,
+    outbox: bool = True,
+) -> Path:
     """components/local/ with its placeholders filled in, tuned for tests.
 
     postgres: a libpq connection string to swap the state store for
@@ -44,8 +51,11 @@ def write_resources(target: Path, redis_address: str, secrets_file: Path, topic:
     sources = {s.name: s for s in LOCAL_COMPONENTS.glob("*.yaml")}
     if postgres is not None:
         sources["statestore.yaml"] = LOCAL_COMPONENTS / "postgresql" / "statestore.yaml"
-    fill = {"REDIS_ADDRESS": redis_address, "SECRETS_FILE": str(secrets_file),
-            "POSTGRES_CONNECTION_STRING": postgres or ""}
+    fill = {
+        "REDIS_ADDRESS": redis_address,
+        "SECRETS_FILE": str(secrets_file),
+        "POSTGRES_CONNECTION_STRING": postgres or "",
+    }
     for name, source in sources.items():
         doc: dict[str, Any] = yaml.safe_load(source.read_text())
         if doc["kind"] == "Configuration":
@@ -90,8 +100,12 @@ class App:
         # the console script the image's ENTRYPOINT runs, bound to loopback by its settings
         argv = [str(Path(sys.executable).parent / self.script)]
         prefix = "NOTIFIER" if self.script == "notification-service" else "TASKAPI"
-        env = {**os.environ, **self.env, f"{prefix}_HOST": LOOPBACK,
-               f"{prefix}_PORT": str(self.port)}
+        env = {
+            **os.environ,
+            **self.env,
+            f"{prefix}_HOST": LOOPBACK,
+            f"{prefix}_PORT": str(self.port),
+        }
         self._proc = Process(self.name, argv, self.workdir / f"{self.name}.log", env=env).start()
         self._proc.wait_until(lambda: _get(f"{self.url}/health") == 200, 30, "serving /health")
         return self
@@ -107,8 +121,14 @@ class App:
 
 
 class Stack:
-    def __init__(self, workdir: Path, redis_address: str, config: Path,
-                 postgres: str | None = None, outbox: bool = True) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        redis_address: str,
+        config: Path,
+        postgres: str | None = None,
+        outbox: bool = True,
+    ) -> None:
         suffix = uuid.uuid4().hex[:6]
         self.workdir = workdir
         self.config = config
@@ -119,17 +139,26 @@ class Stack:
         self.topic = f"task-events-{suffix}"
         secrets_file = workdir / "secrets.json"
         secrets_file.write_text(json.dumps({"notification-api-key": {"api-key": API_KEY}}))
-        self.resources = write_resources(workdir / "resources", redis_address, secrets_file,
-                                         self.topic, postgres, outbox=outbox)
-        self.notifier_sidecar = Daprd(self.notifier_id, None, self.resources, workdir,
-                                      config=config)
-        self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir,
-                                     config=config)
-        self.notifier = App("notifier", "notification-service",
-                            {**self.notifier_sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2",
-                             "NOTIFIER_REPLICA": "notifier"}, workdir)
+        self.resources = write_resources(
+            workdir / "resources", redis_address, secrets_file, self.topic, postgres, outbox=outbox
+        )
+        self.notifier_sidecar = Daprd(
+            self.notifier_id, None, self.resources, workdir, config=config
+        )
+        self.taskapi_sidecar = Daprd(self.taskapi_id, None, self.resources, workdir, config=config)
+        self.notifier = App(
+            "notifier",
+            "notification-service",
+            {
+                **self.notifier_sidecar.app_env(),
+                "DAPR_HEALTH_TIMEOUT": "2",
+                "NOTIFIER_REPLICA": "notifier",
+            },
+            workdir,
+        )
         self.taskapi = App(
-            "taskapi", "taskapi",
+            "taskapi",
+            "taskapi",
             {
                 **self.taskapi_sidecar.app_env(),
                 "DAPR_HEALTH_TIMEOUT": "2",
@@ -163,10 +192,17 @@ class Stack:
         workdir = self.workdir / name
         workdir.mkdir()
         sidecar = Daprd(self.notifier_id, None, self.resources, workdir, config=self.config)
-        app = App(name, "notification-service",
-                  {**sidecar.app_env(), "DAPR_HEALTH_TIMEOUT": "2", "NOTIFIER_REPLICA": name,
-                   "NOTIFIER_LOG_FORMAT": "json"},
-                  workdir)
+        app = App(
+            name,
+            "notification-service",
+            {
+                **sidecar.app_env(),
+                "DAPR_HEALTH_TIMEOUT": "2",
+                "NOTIFIER_REPLICA": name,
+                "NOTIFIER_LOG_FORMAT": "json",
+            },
+            workdir,
+        )
         sidecar.app_port = app.port
         self._extra.append((app, sidecar))
         app.start()
@@ -180,8 +216,14 @@ class Stack:
         old = self.taskapi_sidecar
         old.stop()
         self.taskapi_sidecar = Daprd(
-            old.app_id, old.app_port, old.resources_dir, old.workdir, config=old.config,
-            http_port=old.http_port, grpc_port=old.grpc_port, public_port=old.public_port,
+            old.app_id,
+            old.app_port,
+            old.resources_dir,
+            old.workdir,
+            config=old.config,
+            http_port=old.http_port,
+            grpc_port=old.grpc_port,
+            public_port=old.public_port,
         )
         self.taskapi_sidecar.start()
         self.taskapi_sidecar.wait_healthy()
@@ -198,4 +240,3 @@ class Stack:
 
 def _get(url: str) -> int:
     return httpx.get(url, timeout=2).status_code
-

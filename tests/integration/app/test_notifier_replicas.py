@@ -38,8 +38,7 @@ def _sent(replicas: list[App], task_id: str) -> list[dict[str, Any]]:
 
 
 def _notify(app: App, event: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{app.url}/notify", json=event, headers={"X-API-Key": API_KEY},
-                      timeout=20)
+    return httpx.post(f"{app.url}/notify", json=event, headers={"X-API-Key": API_KEY}, timeout=20)
 
 
 def test_completion_notifies_once_with_two_replicas_and_forced_redelivery(
@@ -49,17 +48,22 @@ def test_completion_notifies_once_with_two_replicas_and_forced_redelivery(
     done = api.put(f"/tasks/{task['id']}/status", params={"status": "completed"})
     assert done.status_code == 200, done.text
     [note] = eventually(lambda: _sent(replicas, task["id"]), timeout=60)
-    event = {"event_id": note["event_id"], "event_type": "task.completed",
-             "task_id": task["id"], "title": task["title"], "status": "completed",
-             "revision": done.json()["revision"], "timestamp": datetime.now(UTC).isoformat()}
+    event = {
+        "event_id": note["event_id"],
+        "event_type": "task.completed",
+        "task_id": task["id"],
+        "title": task["title"],
+        "status": "completed",
+        "revision": done.json()["revision"],
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
 
     # Redelivery to each replica (the one that sent and the other), then through Dapr.
     for app in replicas:
         resp = _notify(app, event)
         assert resp.status_code == 200, resp.text
         assert resp.json() == {"event_id": note["event_id"], "recorded": False}
-    via_dapr = (f"{stack.taskapi_sidecar.http_url}/v1.0/invoke/{stack.notifier_id}"
-                "/method/notify")
+    via_dapr = f"{stack.taskapi_sidecar.http_url}/v1.0/invoke/{stack.notifier_id}/method/notify"
     for _ in range(4):
         resp = httpx.post(via_dapr, json=event, headers={"X-API-Key": API_KEY}, timeout=20)
         assert resp.status_code == 200, resp.text
@@ -86,12 +90,19 @@ def test_completion_notifies_once_with_two_replicas_and_forced_redelivery(
 
 async def test_the_same_event_racing_to_both_replicas_is_sent_once(replicas: list[App]) -> None:
     task_id = uuid.uuid4().hex
-    event = {"event_id": uuid.uuid4().hex, "event_type": "task.completed", "task_id": task_id,
-             "title": "race", "status": "completed", "revision": 2,
-             "timestamp": datetime.now(UTC).isoformat()}
+    event = {
+        "event_id": uuid.uuid4().hex,
+        "event_type": "task.completed",
+        "task_id": task_id,
+        "title": "race",
+        "status": "completed",
+        "revision": 2,
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
     async with httpx.AsyncClient(headers={"X-API-Key": API_KEY}, timeout=20) as client:
-        answers = await asyncio.gather(*(
-            client.post(f"{app.url}/notify", json=event) for app in replicas for _ in range(5)))
+        answers = await asyncio.gather(
+            *(client.post(f"{app.url}/notify", json=event) for app in replicas for _ in range(5))
+        )
     recorded = [r.json()["recorded"] for r in answers if r.status_code == 200]
     # 503 = another replica holds the claim right now (the caller retries later).
     assert all(r.status_code in (200, 503) for r in answers), [r.text for r in answers]

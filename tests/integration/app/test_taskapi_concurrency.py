@@ -18,9 +18,9 @@ N = 20
 async def test_concurrent_updates_are_all_applied(aapi: httpx.AsyncClient) -> None:
     async with aapi:
         task = (await aapi.post("/tasks", json={"title": "contended"})).json()
-        responses = await asyncio.gather(*(
-            aapi.patch(f"/tasks/{task['id']}", json={"title": f"t{i}"}) for i in range(N)
-        ))
+        responses = await asyncio.gather(
+            *(aapi.patch(f"/tasks/{task['id']}", json={"title": f"t{i}"}) for i in range(N))
+        )
         assert [r.status_code for r in responses] == [200] * N, [r.text for r in responses]
         # Every update was applied on top of a distinct predecessor: none overwrote another.
         revisions = sorted(r.json()["revision"] for r in responses)
@@ -33,16 +33,19 @@ async def test_concurrent_status_changes_are_all_applied(aapi: httpx.AsyncClient
     async with aapi:
         task = (await aapi.post("/tasks", json={"title": "contended"})).json()
         statuses = ["in_progress", "pending", "completed"]
-        responses = await asyncio.gather(*(
-            aapi.put(f"/tasks/{task['id']}/status", params={"status": statuses[i % 3]})
-            for i in range(N)
-        ))
+        responses = await asyncio.gather(
+            *(
+                aapi.put(f"/tasks/{task['id']}/status", params={"status": statuses[i % 3]})
+                for i in range(N)
+            )
+        )
         assert [r.status_code for r in responses] == [200] * N, [r.text for r in responses]
         # Setting the status a task already has writes nothing and answers the current
         # version; every other answer is a revision of its own, none lost.
         final = (await aapi.get(f"/tasks/{task['id']}")).json()
         assert {r.json()["revision"] for r in responses} - {1} == set(
-            range(2, final["revision"] + 1))
+            range(2, final["revision"] + 1)
+        )
         assert final["revision"] > 1
 
 
@@ -67,18 +70,21 @@ async def test_concurrent_creates_deletes_and_listing_stay_consistent(
     async with aapi:
         stable = [
             r.json()["id"]
-            for r in await asyncio.gather(*(aapi.post("/tasks", json={"title": f"s{i}"})
-                                             for i in range(N)))
+            for r in await asyncio.gather(
+                *(aapi.post("/tasks", json={"title": f"s{i}"}) for i in range(N))
+            )
         ]
         doomed = [
             r.json()["id"]
-            for r in await asyncio.gather(*(aapi.post("/tasks", json={"title": f"d{i}"})
-                                             for i in range(N)))
+            for r in await asyncio.gather(
+                *(aapi.post("/tasks", json={"title": f"d{i}"}) for i in range(N))
+            )
         ]
 
         async def churn() -> list[str]:
-            created = await asyncio.gather(*(aapi.post("/tasks", json={"title": f"n{i}"})
-                                             for i in range(N)))
+            created = await asyncio.gather(
+                *(aapi.post("/tasks", json={"title": f"n{i}"}) for i in range(N))
+            )
             await asyncio.gather(*(aapi.delete(f"/tasks/{t}") for t in doomed))
             return [r.json()["id"] for r in created if r.status_code == 201]
 
@@ -101,20 +107,28 @@ async def test_conflicting_status_changes_notify_once_per_stored_completion(
     is half applied and its event still published (a phantom). Every phantom is recognised
     against the stored record: one notification per completion that was stored, no more."""
     async with aapi:
-        tasks = [(await aapi.post("/tasks", json={"title": f"race {i}"})).json()["id"]
-                 for i in range(4)]
+        tasks = [
+            (await aapi.post("/tasks", json={"title": f"race {i}"})).json()["id"] for i in range(4)
+        ]
         statuses = ["completed", "in_progress"]
         requests = [(task_id, statuses[i % 2]) for task_id in tasks for i in range(12)]
-        responses = await asyncio.gather(*(
-            aapi.put(f"/tasks/{task_id}/status", params={"status": status})
-            for task_id, status in requests
-        ))
+        responses = await asyncio.gather(
+            *(
+                aapi.put(f"/tasks/{task_id}/status", params={"status": status})
+                for task_id, status in requests
+            )
+        )
     assert [r.status_code for r in responses] == [200] * len(requests)
     # A completion that was stored answered with its own revision; setting "completed" on
     # a completed task wrote nothing and answered that same revision.
     expected = {
-        task_id: len({r.json()["revision"] for (t, _), r in zip(requests, responses, strict=True)
-                      if t == task_id and r.json()["status"] == "completed"})
+        task_id: len(
+            {
+                r.json()["revision"]
+                for (t, _), r in zip(requests, responses, strict=True)
+                if t == task_id and r.json()["status"] == "completed"
+            }
+        )
         for task_id in tasks
     }
 
@@ -127,5 +141,7 @@ async def test_conflicting_status_changes_notify_once_per_stored_completion(
     await asyncio.sleep(3)
     assert notified() == expected
     phantoms = (stack.workdir / "taskapi.log").read_text().count("not stored event_id=")
-    print(f"\n{stack.store}: {sum(expected.values())} completions stored and notified once; "
-          f"{phantoms} phantom events ignored")
+    print(
+        f"\n{stack.store}: {sum(expected.values())} completions stored and notified once; "
+        f"{phantoms} phantom events ignored"
+    )

@@ -145,8 +145,7 @@ def test_invalid_status_and_empty_patch_are_422(api: httpx.Client) -> None:
 def test_stale_if_match_is_412_and_fresh_one_wins(api: httpx.Client) -> None:
     created = _create(api)
     task_id, first_etag = created.json()["id"], created.headers["ETag"]
-    update = api.patch(f"/tasks/{task_id}", json={"priority": 4},
-                       headers={"If-Match": first_etag})
+    update = api.patch(f"/tasks/{task_id}", json={"priority": 4}, headers={"If-Match": first_etag})
     assert update.status_code == 200, update.text
     second_etag = update.headers["ETag"]
     assert second_etag != first_etag
@@ -154,8 +153,9 @@ def test_stale_if_match_is_412_and_fresh_one_wins(api: httpx.Client) -> None:
     stale = api.patch(f"/tasks/{task_id}", json={"priority": 1}, headers={"If-Match": first_etag})
     assert stale.status_code == 412
     assert "ETag" in stale.json()["detail"]
-    stale = api.put(f"/tasks/{task_id}/status", params={"status": "completed"},
-                    headers={"If-Match": first_etag})
+    stale = api.put(
+        f"/tasks/{task_id}/status", params={"status": "completed"}, headers={"If-Match": first_etag}
+    )
     assert stale.status_code == 412
     assert api.delete(f"/tasks/{task_id}", headers={"If-Match": first_etag}).status_code == 412
     assert api.get(f"/tasks/{task_id}").json()["priority"] == 4

@@ -34,8 +34,11 @@ def _notifications(stack: Stack, task_id: str) -> list[dict[str, Any]]:
 
 def _publish(stack: Stack, body: dict[str, Any], content_type: str) -> None:
     sidecar = stack.taskapi_sidecar
-    resp = httpx.post(f"{sidecar.http_url}/v1.0/publish/pubsub/{stack.topic}",
-                      content=json.dumps(body), headers={"Content-Type": content_type})
+    resp = httpx.post(
+        f"{sidecar.http_url}/v1.0/publish/pubsub/{stack.topic}",
+        content=json.dumps(body),
+        headers={"Content-Type": content_type},
+    )
     assert resp.status_code == 204, resp.text
 
 
@@ -68,9 +71,15 @@ def test_created_and_completed_events_reach_the_subscription_and_notify_once(
     # Deliver the very same completion event twice more: still exactly one notification.
     activity = api.get(f"/tasks/{task['id']}/activity").json()
     completed = next(e for e in activity["events"] if e["event_type"] == "task.completed")
-    replay = {"event_id": completed["event_id"], "event_type": "task.completed",
-              "task_id": task["id"], "title": task["title"], "status": "completed",
-              "revision": done.json()["revision"], "timestamp": datetime.now(UTC).isoformat()}
+    replay = {
+        "event_id": completed["event_id"],
+        "event_type": "task.completed",
+        "task_id": task["id"],
+        "title": task["title"],
+        "status": "completed",
+        "revision": done.json()["revision"],
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
     for _ in range(2):
         _publish(stack, replay, "application/json")
     time.sleep(2)  # both deliveries handled (redelivery would be after 1s)
@@ -89,11 +98,20 @@ def test_event_of_a_change_that_was_not_stored_has_no_effect(
     for revision, event_id in zip((1, 2), phantoms, strict=True):
         # one a revision the task has (another event wrote it), one it never reached
         cloud_event = {
-            "specversion": "1.0", "id": event_id, "source": "integration-test",
-            "type": "com.dapr.event.sent", "datacontenttype": "application/json",
-            "data": {"event_id": event_id, "event_type": "task.completed",
-                     "task_id": task["id"], "title": "never", "status": "completed",
-                     "revision": revision, "timestamp": datetime.now(UTC).isoformat()},
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "integration-test",
+            "type": "com.dapr.event.sent",
+            "datacontenttype": "application/json",
+            "data": {
+                "event_id": event_id,
+                "event_type": "task.completed",
+                "task_id": task["id"],
+                "title": "never",
+                "status": "completed",
+                "revision": revision,
+                "timestamp": datetime.now(UTC).isoformat(),
+            },
         }
         _publish(stack, cloud_event, CLOUDEVENTS_JSON)
     # A genuine event published after the phantoms is handled: so the phantoms were too.
@@ -112,8 +130,11 @@ def test_malformed_event_is_dropped_to_the_dead_letter_topic(
     _publish(stack, {"not": "a task event", "marker": marker}, "application/json")
     # DROP makes daprd move the message to the subscription's dead-letter topic: with
     # Redis Streams pub/sub that is a stream of that name in the real Redis.
-    eventually(lambda: marker.encode() in redis_server.command(
-        "XRANGE", f"{stack.topic}-deadletter", "-", "+"))
+    eventually(
+        lambda: (
+            marker.encode() in redis_server.command("XRANGE", f"{stack.topic}-deadletter", "-", "+")
+        )
+    )
     # The subscription keeps working after it (a poison message does not block the stream).
     task = api.post("/tasks", json={"title": "after poison"}).json()
     eventually(lambda: "task.created" in _activity_types(api, task["id"]))
@@ -121,8 +142,14 @@ def test_malformed_event_is_dropped_to_the_dead_letter_topic(
 
 def test_notification_service_rejects_a_wrong_api_key(stack: Stack) -> None:
     url = f"{stack.taskapi_sidecar.http_url}/v1.0/invoke/{stack.notifier_id}/method/notify"
-    body = {"event_id": uuid.uuid4().hex, "event_type": "task.completed", "task_id": "t",
-            "title": "x", "status": "completed", "timestamp": datetime.now(UTC).isoformat()}
+    body = {
+        "event_id": uuid.uuid4().hex,
+        "event_type": "task.completed",
+        "task_id": "t",
+        "title": "x",
+        "status": "completed",
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
     assert httpx.post(url, json=body, headers={"X-API-Key": "wrong"}).status_code == 401
     assert httpx.post(url, json=body).status_code == 401
     assert httpx.post(url, json=body, headers={"X-API-Key": API_KEY}).status_code == 200

@@ -94,8 +94,13 @@ class Witness:
 
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self.sidecar = Daprd(f"witness-{uuid.uuid4().hex[:6]}", self._server.server_address[1],
-                             stack.resources, workdir, config=stack.config)
+        self.sidecar = Daprd(
+            f"witness-{uuid.uuid4().hex[:6]}",
+            self._server.server_address[1],
+            stack.resources,
+            workdir,
+            config=stack.config,
+        )
 
     def start(self) -> Witness:
         self._thread.start()
@@ -119,7 +124,8 @@ class FaultStack:
 
 @pytest.fixture(scope="module", params=["redis", "postgresql"])
 def faulty(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
     dapr_configuration: Path,
 ) -> Iterator[FaultStack]:
     """The two apps on the parameter's store, with a redis-server of their own (this module
@@ -154,8 +160,10 @@ class Burst:
 def _burst(f: FaultStack, fault: Callable[[], None]) -> Burst:
     """CLIENTS threads, each OPS_PER_CLIENT requests; ``fault`` runs once a third is done."""
     marker = uuid.uuid4().hex[:8]
-    contended = [f.api.post("/tasks", json={"title": f"{marker} contended {i}"}).json()["id"]
-                 for i in range(CONTENDED)]
+    contended = [
+        f.api.post("/tasks", json={"title": f"{marker} contended {i}"}).json()["id"]
+        for i in range(CONTENDED)
+    ]
     burst = Burst(marker, contended)
     statuses = ["in_progress", "completed", "pending"]
 
@@ -167,8 +175,9 @@ def _burst(f: FaultStack, fault: Callable[[], None]) -> Burst:
                     if i % 3 == 0:
                         reply = http.post("/tasks", json={"title": f"{marker} new {c}-{i}"})
                     elif i % 3 == 1:
-                        reply = http.put(f"/tasks/{target}/status",
-                                         params={"status": statuses[(c + i) % 3]})
+                        reply = http.put(
+                            f"/tasks/{target}/status", params={"status": statuses[(c + i) % 3]}
+                        )
                     else:
                         reply = http.patch(f"/tasks/{target}", json={"title": f"{marker} {c}-{i}"})
                     outcome = str(reply.status_code)
@@ -180,8 +189,11 @@ def _burst(f: FaultStack, fault: Callable[[], None]) -> Burst:
 
     with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
         running = [pool.submit(client, c) for c in range(CLIENTS)]
-        eventually(lambda: burst.done >= CLIENTS * OPS_PER_CLIENT // 3 or
-                   all(r.done() for r in running), timeout=300, what="a third of the burst")
+        eventually(
+            lambda: burst.done >= CLIENTS * OPS_PER_CLIENT // 3 or all(r.done() for r in running),
+            timeout=300,
+            what="a third of the burst",
+        )
         fault()
         for r in running:
             r.result(timeout=600)
@@ -219,7 +231,7 @@ def _bulk(f: FaultStack, keys: list[str]) -> dict[str, Any]:
     url = f"{f.stack.taskapi_sidecar.http_url}/v1.0/state/statestore/bulk"
     found: dict[str, Any] = {}
     for i in range(0, len(keys), 200):
-        reply = httpx.post(url, json={"keys": keys[i:i + 200]}, timeout=60)
+        reply = httpx.post(url, json={"keys": keys[i : i + 200]}, timeout=60)
         reply.raise_for_status()
         found.update({item["key"]: item["data"] for item in reply.json() if item.get("data")})
     return found
@@ -247,14 +259,21 @@ def _observe(f: FaultStack, burst: Burst) -> Observed:
     notes = httpx.get(f"{f.stack.notifier.url}/notifications", timeout=30).json()
     notified = Counter(n["event_id"] for n in notes if n["task_id"] in ids)
     # TaskEvents only: the outbox also publishes what else a create writes (an index marker)
-    delivered = Counter(d["event_id"] for d in list(f.witness.deliveries)
-                        if isinstance(d, dict) and d.get("task_id") in ids and "event_id" in d)
+    delivered = Counter(
+        d["event_id"]
+        for d in list(f.witness.deliveries)
+        if isinstance(d, dict) and d.get("task_id") in ids and "event_id" in d
+    )
     return Observed(stored, handled, completions, notified, delivered)
 
 
 def _settle_and_check(f: FaultStack, burst: Burst, fault: str) -> None:
-    eventually(lambda: f.api.get("/ready").status_code == 200, timeout=120,
-               what="the Task API ready again", tolerate=(httpx.HTTPError,))
+    eventually(
+        lambda: f.api.get("/ready").status_code == 200,
+        timeout=120,
+        what="the Task API ready again",
+        tolerate=(httpx.HTTPError,),
+    )
 
     last: list[Observed] = []
 
@@ -267,13 +286,24 @@ def _settle_and_check(f: FaultStack, burst: Burst, fault: str) -> None:
             return ""
         missing = set(last[0].stored) - set(last[0].handled)
         return "stored, never handled (event id -> task): " + ", ".join(
-            f"{e}->{last[0].stored[e]}" for e in sorted(missing))
+            f"{e}->{last[0].stored[e]}" for e in sorted(missing)
+        )
 
-    eventually(all_handled, timeout=240, what="every stored change's event handled",
-               interval=2, tolerate=(httpx.HTTPError,), explain=unhandled)
+    eventually(
+        all_handled,
+        timeout=240,
+        what="every stored change's event handled",
+        interval=2,
+        tolerate=(httpx.HTTPError,),
+        explain=unhandled,
+    )
     # then stragglers: redeliveries, late outbox messages, discarded phantoms
-    eventually(lambda: time.monotonic() - f.witness.last_delivery > QUIET_SECONDS,
-               timeout=180, what=f"{QUIET_SECONDS} s without a delivery", interval=1)
+    eventually(
+        lambda: time.monotonic() - f.witness.last_delivery > QUIET_SECONDS,
+        timeout=180,
+        what=f"{QUIET_SECONDS} s without a delivery",
+        interval=1,
+    )
     seen = _observe(f, burst)
 
     stored, handled = set(seen.stored), set(seen.handled)
@@ -281,16 +311,19 @@ def _settle_and_check(f: FaultStack, burst: Burst, fault: str) -> None:
     phantom_effects = (handled - stored) | (set(seen.notified) - stored)
     phantom_events = set(seen.delivered) - stored
     twice = {e for e, n in seen.handled.items() if n > 1} | {
-        e for e, n in seen.notified.items() if n > 1}
+        e for e, n in seen.notified.items() if n > 1
+    }
     unnotified = seen.completions_handled - set(seen.notified)
     redeliveries = sum(seen.delivered.values()) - len(seen.delivered)
     acknowledged = sum(n for code, n in burst.answers.items() if code.startswith("2"))
-    print(f"\n{f.stack.store} / {fault}: {sum(burst.answers.values())} requests "
-          f"{dict(burst.answers)}; {acknowledged} acknowledged; {len(stored)} stored changes "
-          f"(incl. {len(burst.contended)} setup creates), {len(handled & stored)} handled once, "
-          f"{len(seen.completions_handled)} completions notified once; lost {len(lost)}, "
-          f"phantom effects {len(phantom_effects)}, phantom events {len(phantom_events)}, "
-          f"handled twice {len(twice)}, redeliveries seen by the witness {redeliveries}")
+    print(
+        f"\n{f.stack.store} / {fault}: {sum(burst.answers.values())} requests "
+        f"{dict(burst.answers)}; {acknowledged} acknowledged; {len(stored)} stored changes "
+        f"(incl. {len(burst.contended)} setup creates), {len(handled & stored)} handled once, "
+        f"{len(seen.completions_handled)} completions notified once; lost {len(lost)}, "
+        f"phantom effects {len(phantom_effects)}, phantom events {len(phantom_events)}, "
+        f"handled twice {len(twice)}, redeliveries seen by the witness {redeliveries}"
+    )
 
     assert not lost, f"stored changes whose event was never handled: {lost}"
     assert not phantom_effects, f"effects of events without a stored change: {phantom_effects}"

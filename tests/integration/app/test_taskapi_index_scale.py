@@ -40,8 +40,10 @@ def _largest_value(stack: Stack, request: pytest.FixtureRequest) -> int:
     database = re.search(r"dbname=(\S+)", stack.postgres)
     assert database is not None
     # The app id is ours (taskapi-<hex>), not input: plain SQL is fine here.
-    query = (f"SELECT max(octet_length(value::text)) FROM {postgres.state_table()} "  # noqa: S608
-             f"WHERE key LIKE '{stack.taskapi_id}||%'")
+    query = (
+        f"SELECT max(octet_length(value::text)) FROM {postgres.state_table()} "  # noqa: S608
+        f"WHERE key LIKE '{stack.taskapi_id}||%'"
+    )
     out = postgres.sql(query, database=database.group(1))
     return int(out.strip())
 

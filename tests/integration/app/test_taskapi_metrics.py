@@ -23,9 +23,7 @@ def scrape(api: httpx.Client) -> dict[str, float]:
 
 def test_requests_and_dapr_calls_are_counted(api: httpx.Client) -> None:
     created_key = 'taskapi_http_requests_total{method="POST",route="/tasks",status="201"}'
-    missing_key = (
-        'taskapi_http_requests_total{method="GET",route="/tasks/{task_id}",status="404"}'
-    )
+    missing_key = 'taskapi_http_requests_total{method="GET",route="/tasks/{task_id}",status="404"}'
     before = scrape(api)
     created = api.post("/tasks", json={"title": "count me"})
     assert created.status_code == 201, created.text
@@ -36,10 +34,9 @@ def test_requests_and_dapr_calls_are_counted(api: httpx.Client) -> None:
     # the raw path never becomes a label: one series per route template
     assert not [k for k in after if "0" * 32 in k]
     dapr_calls = {
-        k: v for k, v in after.items()
+        k: v
+        for k, v in after.items()
         if k.startswith("taskapi_dapr_call_duration_seconds_count") and 'outcome="ok"' in k
     }
     assert dapr_calls, sorted(after)
-    assert sum(dapr_calls.values()) > sum(
-        v for k, v in before.items() if k in dapr_calls
-    )
+    assert sum(dapr_calls.values()) > sum(v for k, v in before.items() if k in dapr_calls)

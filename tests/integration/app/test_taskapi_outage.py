@@ -15,8 +15,11 @@ def test_stopped_sidecar_gives_503_then_recovers(api: httpx.Client, stack: Stack
     task = api.post("/tasks", json={"title": "survives"}).json()
     stack.taskapi_sidecar.stop()
     try:
-        for method, path in (("GET", f"/tasks/{task['id']}"), ("GET", "/tasks"),
-                             ("POST", "/tasks")):
+        for method, path in (
+            ("GET", f"/tasks/{task['id']}"),
+            ("GET", "/tasks"),
+            ("POST", "/tasks"),
+        ):
             resp = api.request(method, path, json={"title": "x"} if method == "POST" else None)
             assert resp.status_code == 503, resp.text
             assert resp.headers["content-type"] == "application/problem+json"
@@ -38,11 +41,22 @@ def test_notification_is_retried_while_the_callee_is_down(api: httpx.Client, sta
         api.put(f"/tasks/{task['id']}/status", params={"status": "completed"}).raise_for_status()
         # The handler answers RETRY while the invocation fails: not recorded as processed.
         with pytest.raises(TimeoutError):
-            eventually(lambda: "task.completed" in [
-                e["event_type"] for e in api.get(f"/tasks/{task['id']}/activity").json()["events"]
-            ], timeout=3)
+            eventually(
+                lambda: (
+                    "task.completed"
+                    in [
+                        e["event_type"]
+                        for e in api.get(f"/tasks/{task['id']}/activity").json()["events"]
+                    ]
+                ),
+                timeout=3,
+            )
     finally:
         stack.notifier.start()
-    notes = eventually(lambda: httpx.get(f"{stack.notifier.url}/notifications",
-                                         params={"task_id": task["id"]}).json(), timeout=60)
+    notes = eventually(
+        lambda: httpx.get(
+            f"{stack.notifier.url}/notifications", params={"task_id": task["id"]}
+        ).json(),
+        timeout=60,
+    )
     assert len(notes) == 1

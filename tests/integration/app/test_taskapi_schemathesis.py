@@ -33,21 +33,32 @@ EXAMPLES = 60
 WALL_SECONDS = 240
 
 
-def _schemathesis(stack: Stack, config: Path = CONFIG, checks: str = "all",
-                  examples: int = EXAMPLES, *extra: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(
+    stack: Stack, config: Path = CONFIG, checks: str = "all", examples: int = EXAMPLES, *extra: str
+) -> subprocess.CompletedProcess[str]:
     argv = [
-        str(ST), "--config-file", str(config), "run", f"{stack.taskapi.url}/openapi.json",
-        "--include-tag", "tasks",
-        "--checks", checks,
-        "--max-examples", str(examples),
-        "--seed", "20261128",
-        "--request-timeout", "20",
-        "--generation-database", "none",
-        "--report-dir", str(stack.workdir / "schemathesis"),
+        str(ST),
+        "--config-file",
+        str(config),
+        "run",
+        f"{stack.taskapi.url}/openapi.json",
+        "--include-tag",
+        "tasks",
+        "--checks",
+        checks,
+        "--max-examples",
+        str(examples),
+        "--seed",
+        "20261128",
+        "--request-timeout",
+        "20",
+        "--generation-database",
+        "none",
+        "--report-dir",
+        str(stack.workdir / "schemathesis"),
         *extra,
     ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=WALL_SECONDS,
-                          check=False)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=WALL_SECONDS, check=False)
 
 
 def test_openapi_contract_holds_on_the_real_stack(stack: Stack) -> None:
@@ -67,7 +78,8 @@ def test_with_the_sidecar_down_every_answer_is_a_documented_503_or_4xx(
     stack.taskapi_sidecar.stop()
     try:
         requests = [
-            ("GET", "/tasks", {}), ("GET", "/tasks", {"params": {"cursor": "v1.0.0.0"}}),
+            ("GET", "/tasks", {}),
+            ("GET", "/tasks", {"params": {"cursor": "v1.0.0.0"}}),
             ("POST", "/tasks", {"json": {"title": "x"}}),
             ("GET", f"/tasks/{task['id']}", {}),
             ("PATCH", f"/tasks/{task['id']}", {"json": {"title": "y"}}),
@@ -84,8 +96,9 @@ def test_with_the_sidecar_down_every_answer_is_a_documented_503_or_4xx(
         assert api.patch(f"/tasks/{task['id']}", json={"title": None}).status_code == 422
         assert api.get("/tasks/nope").status_code == 422
         # And the generated requests: nothing but 503 and 4xx.
-        result = _schemathesis(stack, SIDECAR_DOWN_CONFIG, "not_a_server_error", 10,
-                               "--phases", "coverage,fuzzing")
+        result = _schemathesis(
+            stack, SIDECAR_DOWN_CONFIG, "not_a_server_error", 10, "--phases", "coverage,fuzzing"
+        )
         (stack.workdir / "schemathesis-sidecar-down.out").write_text(result.stdout)
         assert result.returncode == 0, result.stdout[-6000:]
         assert "No issues found" in result.stdout, result.stdout[-6000:]

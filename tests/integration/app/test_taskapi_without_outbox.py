@@ -19,10 +19,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def bare(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer,
-         dapr_configuration: Path) -> Iterator[httpx.Client]:
-    stack = Stack(tmp_path_factory.mktemp("no-outbox"), redis_server.address,
-                  dapr_configuration, outbox=False)
+def bare(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, dapr_configuration: Path
+) -> Iterator[httpx.Client]:
+    stack = Stack(
+        tmp_path_factory.mktemp("no-outbox"), redis_server.address, dapr_configuration, outbox=False
+    )
     try:
         stack.start()
         with httpx.Client(base_url=stack.taskapi.url, timeout=60) as api:

@@ -50,7 +50,10 @@ def test_demo_walkthrough_end_to_end(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     result = subprocess.run(
         [*DEMO, "--exit-after-walkthrough", "--workdir", str(workdir)],
-        capture_output=True, text=True, timeout=420, check=False,
+        capture_output=True,
+        text=True,
+        timeout=420,
+        check=False,
     )
     out = result.stdout
     assert result.returncode == 0, out[-4000:] + result.stderr[-4000:]
@@ -60,8 +63,13 @@ def test_demo_walkthrough_end_to_end(tmp_path: Path) -> None:
     assert row, out
     assert row.groups() == ("2/2", "2/2", "Healthy", "Ready")
     # the conditions table
-    for condition in ("Ready", "ComponentsReady", "Available", "SidecarsReady",
-                      "SubscriptionHealthy"):
+    for condition in (
+        "Ready",
+        "ComponentsReady",
+        "Available",
+        "SidecarsReady",
+        "SubscriptionHealthy",
+    ):
         assert re.search(rf"^\s+{condition}\s+True\s", out, re.M), condition
     # pods carry the sidecar Dapr's injector added
     assert len(re.findall(r"\(containers taskapi, daprd\)", out)) == 2
@@ -80,7 +88,9 @@ def test_demo_runs_again_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     for attempt in range(2):  # the second run reuses the same workdir
         proc = subprocess.Popen(
             [*DEMO, "--workdir", str(workdir)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert proc.stdout is not None
         lines: list[str] = []

@@ -64,7 +64,11 @@ class Helm:
     ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, **({"KUBECONFIG": str(kubeconfig)} if kubeconfig else {})}
         result = subprocess.run(
-            [str(self.binary), *args], env=env, capture_output=True, text=True, timeout=300,
+            [str(self.binary), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
             check=False,
         )
         if check:
@@ -122,7 +126,10 @@ def test_default_values_render_deploy_default(helm: Helm) -> None:
     naming the object. Only the Namespace is not the chart's (``--create-namespace``)."""
     kustomized = subprocess.run(
         ["kubectl", "kustomize", str(REPO / "deploy" / "default")],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     expected = {key(o): o for o in objects(kustomized) if o["kind"] != "Namespace"}
     rendered = {key(o): o for o in helm.template()}
@@ -137,7 +144,9 @@ def test_default_values_render_deploy_default(helm: Helm) -> None:
             diff = difflib.unified_diff(
                 yaml.safe_dump(normalized(want)).splitlines(),
                 yaml.safe_dump(normalized(got)).splitlines(),
-                "kubectl kustomize deploy/default", "helm template (default values)", lineterm="",
+                "kubectl kustomize deploy/default",
+                "helm template (default values)",
+                lineterm="",
             )
             pytest.fail(f"{name} drifted:\n" + "\n".join(diff))
 
@@ -145,8 +154,11 @@ def test_default_values_render_deploy_default(helm: Helm) -> None:
 # -- values reach the operator ------------------------------------------------------------
 
 VALUES = {
-    "image": {"repository": "registry.example/ops/taskapi-operator", "tag": "9.9.9",
-              "pullPolicy": "Always"},
+    "image": {
+        "repository": "registry.example/ops/taskapi-operator",
+        "tag": "9.9.9",
+        "pullPolicy": "Always",
+    },
     "imagePullSecrets": [{"name": "pull-secret"}],
     "replicaCount": 2,
     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
@@ -157,20 +169,33 @@ VALUES = {
     "health": {"port": 8081},
     "probes": {"port": "http-metrics", "livenessPath": "/livez", "readinessPath": "/readyz"},
     "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-    "resources": {"requests": {"cpu": "100m", "memory": "200Mi"},
-                  "limits": {"cpu": "1", "memory": "400Mi"}},
+    "resources": {
+        "requests": {"cpu": "100m", "memory": "200Mi"},
+        "limits": {"cpu": "1", "memory": "400Mi"},
+    },
     "extraEnv": [{"name": "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS", "value": "60"}],
     "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}},
     "podAnnotations": {"prometheus.io/scrape": "true"},
     "podLabels": {"team": "platform"},
     "nodeSelector": {"kubernetes.io/os": "linux"},
-    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops",
-                     "effect": "NoSchedule"}],
+    "tolerations": [
+        {"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}
+    ],
     # null drops a default's key (Helm merges maps): e.g. a default podAntiAffinity
-    "affinity": {"podAntiAffinity": None, "nodeAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [
-                {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+    "affinity": {
+        "podAntiAffinity": None,
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}
+                        ]
+                    }
+                ]
+            }
+        },
+    },
     "priorityClassName": "system-cluster-critical",
 }
 
@@ -194,7 +219,8 @@ def test_non_default_values_shape_the_deployment(custom: dict[str, dict[str, Any
     assert container["imagePullPolicy"] == "Always"
     assert container["resources"] == VALUES["resources"]
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
-        "health": 8081, "http-metrics": 9090,
+        "health": 8081,
+        "http-metrics": 9090,
     }
     assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "http-metrics"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
@@ -214,9 +240,10 @@ def test_non_default_values_shape_the_deployment(custom: dict[str, dict[str, Any
     assert deployment["spec"]["selector"] == {
         "matchLabels": {"app.kubernetes.io/name": "taskapi-operator"}
     }
-    assert custom["ServiceAccount"]["metadata"]["annotations"] == VALUES["serviceAccount"][
-        "annotations"
-    ]
+    assert (
+        custom["ServiceAccount"]["metadata"]["annotations"]
+        == VALUES["serviceAccount"]["annotations"]
+    )
 
 
 def test_pdb_and_metrics_service_select_the_operator(custom: dict[str, dict[str, Any]]) -> None:
@@ -248,8 +275,12 @@ def test_values_reach_operator_settings(custom: dict[str, dict[str, Any]]) -> No
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TASKAPI_OPERATOR_")}
     result = subprocess.run(
-        [sys.executable, "-c", script], env={**clean, **env}, capture_output=True, text=True,
-        check=False, timeout=60,
+        [sys.executable, "-c", script],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     settings, fields = json.loads(result.stdout)
@@ -295,8 +326,11 @@ def test_rendered_chart_passes_server_side_dry_run(helm: Helm, chart_cluster: Cl
     rendered = helm.template()
     chart_cluster.kubectl("create", "namespace", "dry-run-only")
     manifest = "\n---\n".join(
-        yaml.safe_dump({**o, "metadata": {**o["metadata"], "namespace": "dry-run-only"}}
-                       if o["metadata"].get("namespace") else o)
+        yaml.safe_dump(
+            {**o, "metadata": {**o["metadata"], "namespace": "dry-run-only"}}
+            if o["metadata"].get("namespace")
+            else o
+        )
         for o in rendered
     )
     result = chart_cluster.kubectl(
@@ -309,7 +343,12 @@ def test_rendered_chart_passes_server_side_dry_run(helm: Helm, chart_cluster: Cl
 @pytest.fixture(scope="module")
 def installed(helm: Helm, chart_cluster: Cluster) -> Cluster:
     helm.run(
-        "install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace",
+        "install",
+        RELEASE,
+        str(CHART),
+        "-n",
+        NAMESPACE,
+        "--create-namespace",
         kubeconfig=chart_cluster.kubeconfig,
     )
     return chart_cluster
@@ -355,8 +394,11 @@ def test_operator_runs_from_the_installed_chart(
     log = tmp_path / "operator.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "taskapi_operator"], env=env, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "taskapi_operator"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         cluster.kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
@@ -375,8 +417,11 @@ def test_operator_runs_from_the_installed_chart(
             )
 
         eventually(
-            reconciled, 120, "the TaskApi reconciled by the chart-installed operator",
-            interval=0.5, tolerate=(subprocess.CalledProcessError, KeyError, IndexError),
+            reconciled,
+            120,
+            "the TaskApi reconciled by the chart-installed operator",
+            interval=0.5,
+            tolerate=(subprocess.CalledProcessError, KeyError, IndexError),
             explain=lambda: "\n".join(log.read_text(errors="replace").splitlines()[-30:]),
         )
     finally:

@@ -36,8 +36,17 @@ def image_venv(
     python = venv / "bin" / "python"
     for step in (
         (UV, "venv", "--quiet", "--python", sys.executable, venv),
-        (UV, "pip", "install", "--quiet", "--python", python, "--require-hashes",
-         "-r", REPO / "requirements" / f"{extra}.lock"),
+        (
+            UV,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            python,
+            "--require-hashes",
+            "-r",
+            REPO / "requirements" / f"{extra}.lock",
+        ),
         (UV, "pip", "install", "--quiet", "--python", python, "--no-deps", REPO),
     ):
         result = run(*step)

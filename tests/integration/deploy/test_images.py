@@ -26,7 +26,10 @@ def test_images_build_and_run() -> None:
     assert not missing, f"{missing} missing: scripts/setup.sh installs them from Debian"
     result = subprocess.run(
         ["bash", str(REPO / "scripts" / "images.sh")],
-        capture_output=True, text=True, timeout=1400, check=False,
+        capture_output=True,
+        text=True,
+        timeout=1400,
+        check=False,
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
@@ -35,7 +38,8 @@ def test_images_build_and_run() -> None:
     # ours (a startup handler that needs a client) or kopf's own login, whichever runs first
     assert re.search(
         r"the operator without a cluster exits 1: .*"
-        r"(No Kubernetes cluster to connect to|LoginError: .*credentials)", out
+        r"(No Kubernetes cluster to connect to|LoginError: .*credentials)",
+        out,
     ), out
     sizes = re.search(r"image sizes: .*", out)
     assert sizes, out

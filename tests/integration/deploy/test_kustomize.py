@@ -51,9 +51,7 @@ def prepared(cluster: Cluster) -> Cluster:
 
 
 @pytest.mark.parametrize("base", KUSTOMIZATIONS)
-def test_base_renders_and_server_accepts_it(
-    prepared: Cluster, namespace: str, base: str
-) -> None:
+def test_base_renders_and_server_accepts_it(prepared: Cluster, namespace: str, base: str) -> None:
     cluster = prepared
     objects = render(cluster, base)
     assert objects, f"deploy/{base} renders nothing"

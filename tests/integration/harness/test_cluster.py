@@ -29,14 +29,21 @@ def test_rbac_is_enforced_for_other_users(cluster: Cluster, namespace: str) -> N
     denied = cluster.kubectl("get", "pods", "-n", namespace, kubeconfig_path=alice, check=False)
     assert denied.returncode != 0
     assert "forbidden" in denied.stderr.lower()
-    cluster.kubectl("create", "role", "pod-reader", "--verb=get,list", "--resource=pods",
-                    "-n", namespace)
-    cluster.kubectl("create", "rolebinding", "alice-reads", "--role=pod-reader", "--user=alice",
-                    "-n", namespace)
+    cluster.kubectl(
+        "create", "role", "pod-reader", "--verb=get,list", "--resource=pods", "-n", namespace
+    )
+    cluster.kubectl(
+        "create", "rolebinding", "alice-reads", "--role=pod-reader", "--user=alice", "-n", namespace
+    )
     cluster.wait_for(
-        lambda: cluster.kubectl("get", "pods", "-n", namespace, kubeconfig_path=alice,
-                                check=False).returncode == 0,
-        30, "alice's RoleBinding to take effect",
+        lambda: (
+            cluster.kubectl(
+                "get", "pods", "-n", namespace, kubeconfig_path=alice, check=False
+            ).returncode
+            == 0
+        ),
+        30,
+        "alice's RoleBinding to take effect",
     )
 
 
@@ -49,7 +56,8 @@ def test_serviceaccount_token_kubeconfig(cluster: Cluster, namespace: str) -> No
 
 
 def test_crd_becomes_served(cluster: Cluster) -> None:
-    cluster.apply_yaml(textwrap.dedent("""\
+    cluster.apply_yaml(
+        textwrap.dedent("""\
         apiVersion: apiextensions.k8s.io/v1
         kind: CustomResourceDefinition
         metadata: {name: widgets.harness.test}
@@ -66,18 +74,23 @@ def test_crd_becomes_served(cluster: Cluster) -> None:
                   type: object
                   properties:
                     spec: {type: object, properties: {size: {type: integer}}}
-        """))
-    cluster.kubectl("wait", "--for=condition=Established", "crd/widgets.harness.test",
-                    "--timeout=30s")
-    cluster.apply_yaml("apiVersion: harness.test/v1\nkind: Widget\n"
-                       "metadata: {name: w1, namespace: default}\nspec: {size: 3}\n")
+        """)
+    )
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/widgets.harness.test", "--timeout=30s"
+    )
+    cluster.apply_yaml(
+        "apiVersion: harness.test/v1\nkind: Widget\n"
+        "metadata: {name: w1, namespace: default}\nspec: {size: 3}\n"
+    )
     assert cluster.get_json("widgets.harness.test", "w1", "-n", "default")["spec"]["size"] == 3
 
 
 def test_two_container_deployment_becomes_ready_with_loopback_ips(
     cluster: Cluster, namespace: str
 ) -> None:
-    cluster.apply_yaml(textwrap.dedent("""\
+    cluster.apply_yaml(
+        textwrap.dedent("""\
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: web}
@@ -90,12 +103,15 @@ def test_two_container_deployment_becomes_ready_with_loopback_ips(
               containers:
                 - {name: app, image: example.invalid/app:1}
                 - {name: daprd, image: example.invalid/daprd:1}
-        """), namespace=namespace)
+        """),
+        namespace=namespace,
+    )
 
     def ready_pods() -> list[dict[str, object]] | None:
         pods = cluster.get_json("pods", "-n", namespace, "-l", "app=web")["items"]
         ready = [
-            p for p in pods
+            p
+            for p in pods
             if p["status"].get("podIP")
             and all(c.get("ready") for c in p["status"].get("containerStatuses", []))
             and len(p["status"].get("containerStatuses", [])) == 2
@@ -112,7 +128,8 @@ def test_two_container_deployment_becomes_ready_with_loopback_ips(
 
 
 def test_dapr_crds_are_served(cluster: Cluster, namespace: str) -> None:
-    cluster.apply_yaml(textwrap.dedent("""\
+    cluster.apply_yaml(
+        textwrap.dedent("""\
         apiVersion: dapr.io/v1alpha1
         kind: Component
         metadata: {name: statestore}
@@ -121,6 +138,8 @@ def test_dapr_crds_are_served(cluster: Cluster, namespace: str) -> None:
           version: v1
           metadata: [{name: redisHost, value: "127.0.0.1:6379"}]
         scopes: [tasks]
-        """), namespace=namespace)
+        """),
+        namespace=namespace,
+    )
     component = cluster.get_json("components.dapr.io", "statestore", "-n", namespace)
     assert component["scopes"] == ["tasks"]

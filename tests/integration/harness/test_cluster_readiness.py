@@ -40,21 +40,38 @@ def _patch_status(
     cluster: Cluster, namespace: str, name: str, status: dict[str, Any]
 ) -> dict[str, Any]:
     """Patch the pod's status; returns the pod as written (before kwok reacts)."""
-    out = cluster.kubectl("patch", "pod", name, "-n", namespace, "--subresource=status",
-                          "--type=strategic", "-p", json.dumps({"status": status}), "-o", "json")
+    out = cluster.kubectl(
+        "patch",
+        "pod",
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=strategic",
+        "-p",
+        json.dumps({"status": status}),
+        "-o",
+        "json",
+    )
     written: dict[str, Any] = json.loads(out.stdout)
     return written
 
 
 def _mark_not_ready(containers_ready: bool) -> dict[str, Any]:
-    return {"conditions": [
-        {"type": "Ready", "status": "False", "reason": "NodeNotReady" if containers_ready
-         else "ContainersNotReady"},
-    ]}
+    return {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "NodeNotReady" if containers_ready else "ContainersNotReady",
+            },
+        ]
+    }
 
 
 def test_readiness_follows_the_containers(cluster: Cluster, namespace: str) -> None:
-    cluster.apply_yaml(textwrap.dedent("""\
+    cluster.apply_yaml(
+        textwrap.dedent("""\
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: held}
@@ -67,7 +84,9 @@ def test_readiness_follows_the_containers(cluster: Cluster, namespace: str) -> N
               containers:
                 - {name: app, image: example.invalid/app:1}
                 - {name: daprd, image: example.invalid/daprd:1}
-        """), namespace=namespace)
+        """),
+        namespace=namespace,
+    )
     name = _pod(cluster, namespace)["metadata"]["name"]
 
     # what the node-lifecycle controller does to a stale node's pods: containers still ready
@@ -75,7 +94,8 @@ def test_readiness_follows_the_containers(cluster: Cluster, namespace: str) -> N
     assert _ready(written) == "False"
     cluster.wait_for(
         lambda: _ready(cluster.get_json("pod", name, "-n", namespace)) == "True",
-        60, "pod Ready again: its containers are ready",
+        60,
+        "pod Ready again: its containers are ready",
     )
 
     # a container that reports not ready (a failing readiness probe) keeps the pod NotReady
@@ -84,7 +104,9 @@ def test_readiness_follows_the_containers(cluster: Cluster, namespace: str) -> N
     for container in statuses:
         container["ready"] = container["name"] != "daprd"
     written = _patch_status(
-        cluster, namespace, name,
+        cluster,
+        namespace,
+        name,
         {"containerStatuses": statuses, **_mark_not_ready(containers_ready=False)},
     )
     assert _ready(written) == "False"

@@ -34,8 +34,10 @@ def _components(directory: Path, redis: RedisServer) -> Path:
             "spec": {
                 "type": kind,
                 "version": "v1",
-                "metadata": [{"name": "redisHost", "value": redis.address},
-                             {"name": "redisPassword", "value": ""}],
+                "metadata": [
+                    {"name": "redisHost", "value": redis.address},
+                    {"name": "redisPassword", "value": ""},
+                ],
             },
         }
         (directory / f"{name}.yaml").write_text(yaml.safe_dump(doc))
@@ -44,8 +46,12 @@ def _components(directory: Path, redis: RedisServer) -> Path:
 
 def _call(method: str, url: str, body: Any = None) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,  # noqa: S310
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(  # noqa: S310 - loopback
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
         return resp.status, resp.read()
 
@@ -56,8 +62,9 @@ def test_daprd_state_in_real_redis_and_subscription_in_metadata(
     resources = _components(tmp_path / "resources", redis_server)
     with Daprd("smoke-app", tiny_app, resources, tmp_path, config=dapr_configuration) as daprd:
         daprd.wait_healthy()
-        status, _ = _call("POST", f"{daprd.http_url}/v1.0/state/statestore",
-                          [{"key": "k1", "value": {"n": 1}}])
+        status, _ = _call(
+            "POST", f"{daprd.http_url}/v1.0/state/statestore", [{"key": "k1", "value": {"n": 1}}]
+        )
         assert status == 204
         status, body = _call("GET", f"{daprd.http_url}/v1.0/state/statestore/k1")
         assert json.loads(body) == {"n": 1}

@@ -26,8 +26,12 @@ pytestmark = pytest.mark.integration
 
 def _call(method: str, url: str, body: Any = None) -> tuple[int, bytes, dict[str, str]]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,  # noqa: S310
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(  # noqa: S310 - loopback
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310 - loopback
             return resp.status, resp.read(), dict(resp.headers)
@@ -40,11 +44,11 @@ def test_daprd_postgresql_v2_state_transactions_and_etags(
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}_"
     table = postgres_server.state_table(prefix)
-    postgres_server.write_statestore(tmp_path / "resources" / "statestore.yaml",
-                                     table_prefix=prefix)
+    postgres_server.write_statestore(
+        tmp_path / "resources" / "statestore.yaml", table_prefix=prefix
+    )
     app_id = f"pg-smoke-{uuid.uuid4().hex[:6]}"
-    with Daprd(app_id, None, tmp_path / "resources", tmp_path,
-               config=dapr_configuration) as daprd:
+    with Daprd(app_id, None, tmp_path / "resources", tmp_path, config=dapr_configuration) as daprd:
         state = f"{daprd.http_url}/v1.0/state/statestore"
         meta = daprd.metadata()
         assert {"name": "statestore", "type": "state.postgresql", "version": "v2"} in [
@@ -61,10 +65,19 @@ def test_daprd_postgresql_v2_state_transactions_and_etags(
         assert postgres_server.sql(f"{query}{app_id}||a$k$") == "1"
 
         # a transaction over two keys commits both
-        status, _, _ = _call("POST", f"{state}/transaction", {"operations": [
-            {"operation": "upsert", "request": {"key": "a", "value": {"n": 2}, "etag": etag}},
-            {"operation": "upsert", "request": {"key": "b", "value": {"n": 20}}},
-        ]})
+        status, _, _ = _call(
+            "POST",
+            f"{state}/transaction",
+            {
+                "operations": [
+                    {
+                        "operation": "upsert",
+                        "request": {"key": "a", "value": {"n": 2}, "etag": etag},
+                    },
+                    {"operation": "upsert", "request": {"key": "b", "value": {"n": 20}}},
+                ]
+            },
+        )
         assert status == 204
         assert json.loads(_call("GET", f"{state}/b")[1]) == {"n": 20}
 
@@ -72,11 +85,20 @@ def test_daprd_postgresql_v2_state_transactions_and_etags(
         status, _, _ = _call("POST", state, [{"key": "a", "value": {"n": 99}, "etag": etag}])
         assert status == 409
         # ...and rejects the whole transaction: "c" is not written, "b" not deleted
-        status, _, _ = _call("POST", f"{state}/transaction", {"operations": [
-            {"operation": "upsert", "request": {"key": "c", "value": {"n": 30}}},
-            {"operation": "delete", "request": {"key": "b"}},
-            {"operation": "upsert", "request": {"key": "a", "value": {"n": 3}, "etag": etag}},
-        ]})
+        status, _, _ = _call(
+            "POST",
+            f"{state}/transaction",
+            {
+                "operations": [
+                    {"operation": "upsert", "request": {"key": "c", "value": {"n": 30}}},
+                    {"operation": "delete", "request": {"key": "b"}},
+                    {
+                        "operation": "upsert",
+                        "request": {"key": "a", "value": {"n": 3}, "etag": etag},
+                    },
+                ]
+            },
+        )
         assert status >= 400
         assert _call("GET", f"{state}/c")[0] == 204  # absent
         assert json.loads(_call("GET", f"{state}/b")[1]) == {"n": 20}
@@ -89,11 +111,17 @@ def _rejected_transaction(state: str) -> tuple[int, dict[str, Any]]:
     _call("POST", state, [{"key": "a", "value": {"n": 1}}, {"key": "b", "value": {"n": 20}}])
     stale = _call("GET", f"{state}/a")[2]["Etag"]
     _call("POST", state, [{"key": "a", "value": {"n": 2}}])  # moves a's ETag on
-    status, _, _ = _call("POST", f"{state}/transaction", {"operations": [
-        {"operation": "upsert", "request": {"key": "c", "value": {"n": 30}}},
-        {"operation": "delete", "request": {"key": "b"}},
-        {"operation": "upsert", "request": {"key": "a", "value": {"n": 3}, "etag": stale}},
-    ]})
+    status, _, _ = _call(
+        "POST",
+        f"{state}/transaction",
+        {
+            "operations": [
+                {"operation": "upsert", "request": {"key": "c", "value": {"n": 30}}},
+                {"operation": "delete", "request": {"key": "b"}},
+                {"operation": "upsert", "request": {"key": "a", "value": {"n": 3}, "etag": stale}},
+            ]
+        },
+    )
     stored = {}
     for key in ("a", "b", "c"):
         code, body, _ = _call("GET", f"{state}/{key}")
@@ -108,12 +136,20 @@ def test_redis_transaction_with_a_rejected_etag_is_half_applied(
     transaction is reported failed, yet its other operations are applied."""
     resources = tmp_path / "resources"
     resources.mkdir()
-    (resources / "statestore.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "dapr.io/v1alpha1", "kind": "Component",
-        "metadata": {"name": "statestore"},
-        "spec": {"type": "state.redis", "version": "v1",
-                 "metadata": [{"name": "redisHost", "value": redis_server.address}]},
-    }))
+    (resources / "statestore.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "dapr.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": "statestore"},
+                "spec": {
+                    "type": "state.redis",
+                    "version": "v1",
+                    "metadata": [{"name": "redisHost", "value": redis_server.address}],
+                },
+            }
+        )
+    )
     app_id = f"redis-tx-{uuid.uuid4().hex[:6]}"
     with Daprd(app_id, None, resources, tmp_path, config=dapr_configuration) as daprd:
         status, stored = _rejected_transaction(f"{daprd.http_url}/v1.0/state/statestore")
@@ -129,8 +165,7 @@ def test_postgresql_transaction_with_a_rejected_etag_changes_nothing(
 ) -> None:
     postgres_server.write_statestore(tmp_path / "resources" / "statestore.yaml")
     app_id = f"pg-tx-{uuid.uuid4().hex[:6]}"
-    with Daprd(app_id, None, tmp_path / "resources", tmp_path,
-               config=dapr_configuration) as daprd:
+    with Daprd(app_id, None, tmp_path / "resources", tmp_path, config=dapr_configuration) as daprd:
         status, stored = _rejected_transaction(f"{daprd.http_url}/v1.0/state/statestore")
     print(f"state.postgresql v2: rejected transaction answered {status}; stored: {stored}")
     assert status >= 400

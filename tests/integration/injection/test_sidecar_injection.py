@@ -43,11 +43,13 @@ def _deployment(name: str, *, dapr: bool, replicas: int = 1) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": labels, "annotations": annotations},
                 "spec": {
-                    "containers": [{
-                        "name": "app",
-                        "image": "taskapi:test",
-                        "ports": [{"name": "http", "containerPort": APP_PORT}],
-                    }],
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "taskapi:test",
+                            "ports": [{"name": "http", "containerPort": APP_PORT}],
+                        }
+                    ],
                 },
             },
         },
@@ -58,11 +60,12 @@ def _ready_pods(cluster: Cluster, namespace: str, name: str, count: int) -> list
     """Wait for ``count`` pods of the Deployment whose every container kwok marked ready."""
 
     def ready() -> list[dict[str, Any]] | None:
-        pods = cluster.get_json(
-            "pods", "-n", namespace, "-l", f"app.kubernetes.io/name={name}"
-        )["items"]
+        pods = cluster.get_json("pods", "-n", namespace, "-l", f"app.kubernetes.io/name={name}")[
+            "items"
+        ]
         done = [
-            p for p in pods
+            p
+            for p in pods
             if p["status"].get("containerStatuses")
             and all(s["ready"] for s in p["status"]["containerStatuses"])
         ]
@@ -99,7 +102,10 @@ def test_annotated_deployment_gets_the_real_daprd_sidecar_and_is_2_of_2(
         daprd = pod["spec"]["containers"][1]
         assert daprd["image"] == f"ghcr.io/dapr/daprd:{dapr_control_plane.version}"
         assert {p["name"]: p["containerPort"] for p in daprd["ports"]} == {
-            "dapr-http": 3500, "dapr-grpc": 50001, "dapr-internal": 50002, "dapr-metrics": 9090,
+            "dapr-http": 3500,
+            "dapr-grpc": 50001,
+            "dapr-internal": 50002,
+            "dapr-metrics": 9090,
         }
         args = daprd["args"]
         assert args[0] == "/daprd"
@@ -111,7 +117,9 @@ def test_annotated_deployment_gets_the_real_daprd_sidecar_and_is_2_of_2(
         assert "--enable-mtls" in args
         # the public port 3501 serves the probes (and the metadata API the operator reads)
         assert daprd["readinessProbe"]["httpGet"] == {
-            "path": "/v1.0/healthz", "port": 3501, "scheme": "HTTP",
+            "path": "/v1.0/healthz",
+            "port": 3501,
+            "scheme": "HTTP",
         }
         assert daprd["livenessProbe"]["tcpSocket"] == {"port": 3501}
         env = {e["name"]: e for e in daprd["env"]}
@@ -236,9 +244,10 @@ def test_deployment_rendered_by_the_operator_gets_the_sidecar(
         assert _arg(args, "--app-id") == annotations["dapr.io/app-id"]
         assert _arg(args, "--app-port") == annotations["dapr.io/app-port"]
         # daprd's identity is the pod's ServiceAccount, the one the operator rendered
-        assert pod["spec"]["serviceAccountName"] == deployment["spec"]["template"]["spec"][
-            "serviceAccountName"
-        ]
+        assert (
+            pod["spec"]["serviceAccountName"]
+            == deployment["spec"]["template"]["spec"]["serviceAccountName"]
+        )
 
 
 def _readiness_or_none(pod: dict[str, Any]) -> str | None:

@@ -64,7 +64,10 @@ def wait_for(
     """Poll within a bounded time, tolerating objects not there yet; on timeout show the
     operator's last log lines too."""
     return eventually(
-        predicate, timeout, what, interval=0.5,
+        predicate,
+        timeout,
+        what,
+        interval=0.5,
         tolerate=(subprocess.CalledProcessError, KeyError, IndexError, TypeError),
         explain=(lambda: "\n".join(operator.log_text().splitlines()[-30:])) if operator else None,
     )

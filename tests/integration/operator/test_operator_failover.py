@@ -98,23 +98,38 @@ def test_one_leader_standby_writes_nothing_and_takes_over_after_kill_9(
     for replica in ("a", "b"):
         (tmp_path / replica).mkdir()
     with ExitStack() as stack:
-        first = stack.enter_context(running_operator(
-            cluster, tmp_path / "a", user="operator-a",
-            env={**SHORT_LEASE, "TASKAPI_OPERATOR_IDENTITY": "operator-a"},
-        ))
+        first = stack.enter_context(
+            running_operator(
+                cluster,
+                tmp_path / "a",
+                user="operator-a",
+                env={**SHORT_LEASE, "TASKAPI_OPERATOR_IDENTITY": "operator-a"},
+            )
+        )
         wait_for(lambda: role(first) == "leader", 60, "first replica leads", first)
-        second = stack.enter_context(running_operator(
-            cluster, tmp_path / "b", user="operator-b",
-            env={**SHORT_LEASE, "TASKAPI_OPERATOR_IDENTITY": "operator-b",
-                 "TASKAPI_OPERATOR_LOG_FORMAT": "json"},
-        ))
+        second = stack.enter_context(
+            running_operator(
+                cluster,
+                tmp_path / "b",
+                user="operator-b",
+                env={
+                    **SHORT_LEASE,
+                    "TASKAPI_OPERATOR_IDENTITY": "operator-b",
+                    "TASKAPI_OPERATOR_LOG_FORMAT": "json",
+                },
+            )
+        )
         wait_for(lambda: role(second) == "standby", 60, "second replica stands by", second)
 
         apply(cluster, NAMESPACE, sample())
         wait_for(lambda: deployment_image(cluster), 60, "leader applied the children", first)
         # the standby's cache is warm: it knows the TaskApi, but reconciles nothing
-        wait_for(lambda: series(second, "taskapi_operator_taskapis") == 1, 60,
-                 "standby sees the TaskApi", second)
+        wait_for(
+            lambda: series(second, "taskapi_operator_taskapis") == 1,
+            60,
+            "standby sees the TaskApi",
+            second,
+        )
         time.sleep(3)  # several resyncs (2 s) and lease rounds (1 s) of both replicas
         assert lease(cluster)["spec"]["holderIdentity"] == "operator-a"
         assert (role(first), role(second)) == ("leader", "standby")
@@ -127,13 +142,27 @@ def test_one_leader_standby_writes_nothing_and_takes_over_after_kill_9(
         first.process.kill()  # kill -9: no Lease release, the standby must wait it out
         first.process.wait(10)
         killed = time.monotonic()
-        cluster.kubectl("patch", "taskapi", "taskapi-sample", "-n", NAMESPACE, "--type=merge",
-                        "-p", json.dumps({"spec": {"image": "example/taskapi:failover"}}))
-        wait_for(lambda: deployment_image(cluster) == "example/taskapi:failover",
-                 FAILOVER_TARGET_SECONDS + MARGIN_SECONDS, "spec change after the kill", second)
+        cluster.kubectl(
+            "patch",
+            "taskapi",
+            "taskapi-sample",
+            "-n",
+            NAMESPACE,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"image": "example/taskapi:failover"}}),
+        )
+        wait_for(
+            lambda: deployment_image(cluster) == "example/taskapi:failover",
+            FAILOVER_TARGET_SECONDS + MARGIN_SECONDS,
+            "spec change after the kill",
+            second,
+        )
         elapsed = time.monotonic() - killed
-        print(f"\nfailover: spec change reached the Deployment {elapsed:.1f}s after kill -9 "
-              f"(target {FAILOVER_TARGET_SECONDS}s)")
+        print(
+            f"\nfailover: spec change reached the Deployment {elapsed:.1f}s after kill -9 "
+            f"(target {FAILOVER_TARGET_SECONDS}s)"
+        )
 
         held = lease(cluster)["spec"]
         assert held["holderIdentity"] == "operator-b"

@@ -235,4 +235,3 @@ def test_steady_state_reconcile_writes_nothing(
     writes = operator_writes(cluster, taskapi_operator.user, namespace)[mark:]
     assert writes == [], why_written(cluster, namespace, taskapi_operator, writes)
     assert ready(cluster, namespace)
-

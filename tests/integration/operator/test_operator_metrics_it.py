@@ -20,10 +20,7 @@ def scrape(operator: RunningOperator) -> list[Sample]:
 
 def total(samples: list[Sample], name: str, **labels: str) -> float:
     """Sum of the samples named ``name`` whose labels include ``labels``."""
-    return sum(
-        s.value for s in samples
-        if s.name == name and labels.items() <= s.labels.items()
-    )
+    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
 
 
 def test_metrics_exist_and_move(
@@ -53,8 +50,7 @@ def test_metrics_exist_and_move(
     def moved() -> list[Sample] | None:
         now = scrape(operator)
         grew = all(
-            total(now, name, **labels) > total(before, name, **labels)
-            for name, labels in moving
+            total(now, name, **labels) > total(before, name, **labels) for name, labels in moving
         )
         return now if grew else None
 

@@ -137,11 +137,13 @@ def test_service_account_token_is_refused_secrets_and_other_bindings(
 ) -> None:
     """The same answers with the operator's real token, and real requests refused."""
     cluster, token = installed.cluster, installed.kubeconfig
-    whoami = cluster.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
-                             kubeconfig_path=token)
+    whoami = cluster.kubectl(
+        "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}", kubeconfig_path=token
+    )
     assert whoami.stdout == OPERATOR
-    as_token = cluster.kubectl("auth", "can-i", "get", "secrets", "-A", kubeconfig_path=token,
-                               check=False)
+    as_token = cluster.kubectl(
+        "auth", "can-i", "get", "secrets", "-A", kubeconfig_path=token, check=False
+    )
     assert as_token.stdout.split()[0] == "no"
     listing = cluster.kubectl("get", "secrets", "-A", kubeconfig_path=token, check=False)
     assert listing.returncode != 0
@@ -149,8 +151,15 @@ def test_service_account_token_is_refused_secrets_and_other_bindings(
     assert f'User "{OPERATOR}" cannot list resource "secrets"' in listing.stderr
     cluster.kubectl("create", "namespace", "escalation", check=False)
     escalate = cluster.kubectl(
-        "create", "rolebinding", "grab", "-n", "escalation", "--clusterrole=cluster-admin",
-        f"--serviceaccount={NAMESPACE}:{ACCOUNT}", kubeconfig_path=token, check=False,
+        "create",
+        "rolebinding",
+        "grab",
+        "-n",
+        "escalation",
+        "--clusterrole=cluster-admin",
+        f"--serviceaccount={NAMESPACE}:{ACCOUNT}",
+        kubeconfig_path=token,
+        check=False,
     )
     assert escalate.returncode != 0
     assert "forbidden" in escalate.stderr
@@ -212,19 +221,41 @@ def test_operator_reconciles_under_its_service_account(
         assert cluster.kubectl("get", "roles", "-n", "shop", "-o", "name").stdout == ""
         # The pods' account may get Secrets in its own namespace only.
         pod_account = "--as=system:serviceaccount:shop:taskapi-sample-taskapi"
-        assert cluster.kubectl(
-            "auth", "can-i", "get", "secrets/notification-api-key", "-n", "shop", pod_account,
-        ).stdout.strip() == "yes"
+        assert (
+            cluster.kubectl(
+                "auth",
+                "can-i",
+                "get",
+                "secrets/notification-api-key",
+                "-n",
+                "shop",
+                pod_account,
+            ).stdout.strip()
+            == "yes"
+        )
         for args in (("list", "secrets", "-n", "shop"), ("get", "secrets", "-n", "default")):
             answer = cluster.kubectl("auth", "can-i", *args, pod_account, check=False)
             assert answer.stdout.split()[0] == "no", args
 
         # Granting the operator `get secrets` in the namespace turns the check on.
-        cluster.kubectl("create", "role", "taskapi-operator-secrets", "-n", "shop",
-                        "--verb=get", "--resource=secrets")
-        cluster.kubectl("create", "rolebinding", "taskapi-operator-secrets", "-n", "shop",
-                        "--role=taskapi-operator-secrets",
-                        f"--serviceaccount={NAMESPACE}:{ACCOUNT}")
+        cluster.kubectl(
+            "create",
+            "role",
+            "taskapi-operator-secrets",
+            "-n",
+            "shop",
+            "--verb=get",
+            "--resource=secrets",
+        )
+        cluster.kubectl(
+            "create",
+            "rolebinding",
+            "taskapi-operator-secrets",
+            "-n",
+            "shop",
+            "--role=taskapi-operator-secrets",
+            f"--serviceaccount={NAMESPACE}:{ACCOUNT}",
+        )
         cond = wait_for(_ready_reason(cluster, "SecretNotFound"), 30, "SecretNotFound", operator)
         assert "notification-api-key, redis" in cond["message"]
         create_secrets(cluster, "shop")

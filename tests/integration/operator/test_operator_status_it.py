@@ -206,10 +206,23 @@ def test_stuck_new_replicaset_is_progress_deadline_exceeded_while_old_pods_serve
     wait_for(_ready_true(cluster, namespace, name), 90, "Ready=True", operator)
     # Another manager makes the next pods unschedulable and shortens the deadline: the new
     # ReplicaSet never becomes ready while the old pods keep serving (readyReplicas 2).
-    patch = {"spec": {"progressDeadlineSeconds": 2, "template": {"spec": {
-        "nodeSelector": {"taskapi.io/test-nowhere": "true"}}}}}
-    cluster.kubectl("patch", "deployment", name, "-n", namespace, "--type=strategic",
-                    "--field-manager=someone-else", "-p", json.dumps(patch))
+    patch = {
+        "spec": {
+            "progressDeadlineSeconds": 2,
+            "template": {"spec": {"nodeSelector": {"taskapi.io/test-nowhere": "true"}}},
+        }
+    }
+    cluster.kubectl(
+        "patch",
+        "deployment",
+        name,
+        "-n",
+        namespace,
+        "--type=strategic",
+        "--field-manager=someone-else",
+        "-p",
+        json.dumps(patch),
+    )
 
     def stuck() -> dict[str, Any] | None:
         found = taskapi(cluster, namespace, name)
@@ -236,23 +249,47 @@ def test_a_failed_pod_beside_ready_ones_does_not_count(
     # An evicted pod of this instance: Failed, and (as after an eviction) still listed. It is
     # made Failed before it gets the instance's labels, and its controller is the TaskApi,
     # so that no ReplicaSet adopts it and no node runs it.
-    owner = {"apiVersion": "taskapi.io/v1alpha1", "kind": "TaskApi", "name": name,
-             "uid": found["metadata"]["uid"], "controller": True}
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": f"{name}-evicted", "namespace": namespace,
-                        "ownerReferences": [owner]},
-           "spec": {"nodeName": "gone-node",
-                    "containers": [{"name": "taskapi", "image": "x"},
-                                   {"name": "daprd", "image": "y"}]}}
+    owner = {
+        "apiVersion": "taskapi.io/v1alpha1",
+        "kind": "TaskApi",
+        "name": name,
+        "uid": found["metadata"]["uid"],
+        "controller": True,
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"{name}-evicted", "namespace": namespace, "ownerReferences": [owner]},
+        "spec": {
+            "nodeName": "gone-node",
+            "containers": [{"name": "taskapi", "image": "x"}, {"name": "daprd", "image": "y"}],
+        },
+    }
     cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
-    failed = {"status": {"phase": "Failed", "reason": "Evicted",
-                         "message": "The node was low on resource: memory."}}
-    cluster.kubectl("patch", "pod", f"{name}-evicted", "-n", namespace, "--subresource=status",
-                    "--type=merge", "-p", json.dumps(failed))
-    labels = get_json(cluster, "deployment", name, "-n", namespace)["spec"]["template"][
-        "metadata"]["labels"]
-    cluster.kubectl("label", "pod", f"{name}-evicted", "-n", namespace,
-                    *(f"{k}={v}" for k, v in labels.items()))
+    failed = {
+        "status": {
+            "phase": "Failed",
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory.",
+        }
+    }
+    cluster.kubectl(
+        "patch",
+        "pod",
+        f"{name}-evicted",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(failed),
+    )
+    labels = get_json(cluster, "deployment", name, "-n", namespace)["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    cluster.kubectl(
+        "label", "pod", f"{name}-evicted", "-n", namespace, *(f"{k}={v}" for k, v in labels.items())
+    )
     passes = _passes(operator)
     wait_for(lambda: _passes(operator) > passes + 2, 30, "passes after the Failed pod", operator)
     found = taskapi(cluster, namespace, name)

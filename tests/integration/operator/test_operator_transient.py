@@ -52,11 +52,15 @@ class _Refuser(BaseHTTPRequestHandler):
             response = {
                 "uid": review["request"]["uid"],
                 "allowed": False,
-                "status": {"code": code, "message": f"injected {code} (test)",
-                           "reason": "TooManyRequests" if code == 429 else "InternalError"},
+                "status": {
+                    "code": code,
+                    "message": f"injected {code} (test)",
+                    "reason": "TooManyRequests" if code == 429 else "InternalError",
+                },
             }
-        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                           "response": response}).encode()
+        body = json.dumps(
+            {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -92,30 +96,43 @@ def refuser(own_cluster: Cluster, tmp_path: Path) -> Iterator[type[_Refuser]]:
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": "refuse-operator-writes"},
-        "webhooks": [{
-            "name": "refuse.taskapi.test",
-            "clientConfig": {
-                "url": f"https://{LOOPBACK}:{port}/",
-                "caBundle": base64.b64encode(ca.pair.cert_pem()).decode(),
-            },
-            "rules": [{"apiGroups": ["*"], "apiVersions": ["*"],
-                       "operations": ["CREATE", "UPDATE", "DELETE"],
-                       "resources": ["*", "*/status"], "scope": "Namespaced"}],
-            "matchConditions": [{"name": "operator-only",
-                                 "expression": f"request.userInfo.username == '{USER}'"}],
-            "failurePolicy": "Fail",
-            "sideEffects": "None",
-            "admissionReviewVersions": ["v1"],
-            "timeoutSeconds": 5,
-        }],
+        "webhooks": [
+            {
+                "name": "refuse.taskapi.test",
+                "clientConfig": {
+                    "url": f"https://{LOOPBACK}:{port}/",
+                    "caBundle": base64.b64encode(ca.pair.cert_pem()).decode(),
+                },
+                "rules": [
+                    {
+                        "apiGroups": ["*"],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE", "UPDATE", "DELETE"],
+                        "resources": ["*", "*/status"],
+                        "scope": "Namespaced",
+                    }
+                ],
+                "matchConditions": [
+                    {
+                        "name": "operator-only",
+                        "expression": f"request.userInfo.username == '{USER}'",
+                    }
+                ],
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 5,
+            }
+        ],
     }
     own_cluster.kubectl("apply", "-f", "-", input=json.dumps(config))
     try:
         yield _Refuser
     finally:
         _Refuser.failing.clear()
-        own_cluster.kubectl("delete", "validatingwebhookconfiguration", "refuse-operator-writes",
-                            check=False)
+        own_cluster.kubectl(
+            "delete", "validatingwebhookconfiguration", "refuse-operator-writes", check=False
+        )
         server.shutdown()
         server.server_close()
 
@@ -137,16 +154,19 @@ def test_a_burst_of_429s_and_500s_is_retried_without_apply_failed(
 
         refuser.failing.set()
         patch = {"spec": {"replicas": 1, "image": "ghcr.io/example/taskapi:0.3.0"}}
-        cluster.kubectl("patch", "taskapi", NAME, "-n", NS, "--type=merge",
-                        "-p", json.dumps(patch))
+        cluster.kubectl("patch", "taskapi", NAME, "-n", NS, "--type=merge", "-p", json.dumps(patch))
         seen = _watch_reasons(cluster, seconds=8)
         assert {429, 500} <= set(refuser.refused), refuser.refused  # the burst happened
         assert seen == {"Ready"}  # previous conditions kept: no ApplyFailed, no flap
         assert _image(cluster) != "ghcr.io/example/taskapi:0.3.0"  # nothing got through
 
         refuser.failing.clear()
-        wait_for(lambda: _image(cluster) == "ghcr.io/example/taskapi:0.3.0", 30,
-                 "the change applied by a retry (resync is 600 s)", op)
+        wait_for(
+            lambda: _image(cluster) == "ghcr.io/example/taskapi:0.3.0",
+            30,
+            "the change applied by a retry (resync is 600 s)",
+            op,
+        )
         wait_for(lambda: _observed(cluster), 30, "status follows the new generation", op)
         events = cluster.kubectl("get", "events", "-n", NS, "-o", "json").stdout
         reasons = {e["reason"] for e in json.loads(events)["items"]}

@@ -19,8 +19,8 @@ def _imported_roots(tree: ast.AST) -> set[str]:
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name | ast.Attribute)
-            and getattr(node.func, "id", getattr(node.func, "attr", "")) in {
-                "__import__", "import_module"}
+            and getattr(node.func, "id", getattr(node.func, "attr", ""))
+            in {"__import__", "import_module"}
             and node.args
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)

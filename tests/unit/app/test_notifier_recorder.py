@@ -13,8 +13,14 @@ LEASE = timedelta(seconds=30)
 
 
 def _request(event_id: str, task_id: str = "t1") -> NotifyRequest:
-    return NotifyRequest(event_id=event_id, event_type="task.completed", task_id=task_id,
-                         title="x", status="completed", timestamp=datetime.now(UTC))
+    return NotifyRequest(
+        event_id=event_id,
+        event_type="task.completed",
+        task_id=task_id,
+        title="x",
+        status="completed",
+        timestamp=datetime.now(UTC),
+    )
 
 
 def _claim(state: ClaimState, age: timedelta) -> Claim:

@@ -48,9 +48,21 @@ def test_cursor_round_trip_and_order() -> None:
     assert parse_cursor(None) == parse_cursor("") == Cursor()
 
 
-@pytest.mark.parametrize("raw", ["x", "1", "v1.1.1", f"v1.{SHARDS}.0.0", "v1.0.0.9999",
-                                 "v1.0.999999999.0", "v2.0.0.0", "v1.-1.0.0", " v1.0.0.0",
-                                 "v1.0.0.0\n"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "x",
+        "1",
+        "v1.1.1",
+        f"v1.{SHARDS}.0.0",
+        "v1.0.0.9999",
+        "v1.0.999999999.0",
+        "v2.0.0.0",
+        "v1.-1.0.0",
+        " v1.0.0.0",
+        "v1.0.0.0\n",
+    ],
+)
 def test_cursors_not_handed_out_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidCursorError):
         parse_cursor(raw)

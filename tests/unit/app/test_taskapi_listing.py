@@ -32,12 +32,18 @@ class FakeStore:
 
     async def read_pages(self, keys: list[str]) -> dict[str, Stored]:
         self.reads += 1
-        return {k: Stored(self.pages[k].model_dump_json().encode(), "1")
-                for k in keys if k in self.pages}
+        return {
+            k: Stored(self.pages[k].model_dump_json().encode(), "1")
+            for k in keys
+            if k in self.pages
+        }
 
     async def live_tasks(self, task_ids: list[str]) -> dict[str, Task]:
-        return {t: Task(id=t, title="t", created_at=NOW, updated_at=NOW)
-                for t in task_ids if t in self.live}
+        return {
+            t: Task(id=t, title="t", created_at=NOW, updated_at=NOW)
+            for t in task_ids
+            if t in self.live
+        }
 
     async def compact(self, key: str, dead: set[str]) -> None:
         self.pages[key] = self.pages[key].without(dead)

@@ -24,8 +24,13 @@ def _task(**changes: object) -> Task:
 
 @pytest.mark.parametrize(
     "body",
-    [{"title": ""}, {"title": "x" * 201}, {"title": "a", "priority": 0},
-     {"title": "a", "priority": 6}, {"title": "a", "status": "completed"}],
+    [
+        {"title": ""},
+        {"title": "x" * 201},
+        {"title": "a", "priority": 0},
+        {"title": "a", "priority": 6},
+        {"title": "a", "status": "completed"},
+    ],
 )
 def test_task_create_rejects_invalid_input(body: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
@@ -38,7 +43,8 @@ def test_task_update_needs_a_field_and_forbids_status() -> None:
     with pytest.raises(ValidationError):
         TaskUpdate.model_validate({"status": "completed"})
     assert TaskUpdate.model_validate({"priority": 2}).model_dump(exclude_unset=True) == {
-        "priority": 2}
+        "priority": 2
+    }
 
 
 def test_timestamps_must_be_timezone_aware() -> None:
@@ -91,8 +97,14 @@ def test_parse_event_reads_the_cloudevent_data_not_the_envelope() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"not json", b"[]", json.dumps({"id": "x"}).encode(), _cloud_event({"event_type": "nope"}),
-     _cloud_event("{broken"), _cloud_event(None)],
+    [
+        b"not json",
+        b"[]",
+        json.dumps({"id": "x"}).encode(),
+        _cloud_event({"event_type": "nope"}),
+        _cloud_event("{broken"),
+        _cloud_event(None),
+    ],
 )
 def test_malformed_events_parse_to_none(raw: bytes) -> None:
     assert parse_message(raw) is None

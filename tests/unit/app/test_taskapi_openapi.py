@@ -51,5 +51,7 @@ def test_created_task_links_to_the_operations_on_it() -> None:
     assert set(created["headers"]) == {"ETag", "Location"}
     targets = {link["operationId"] for link in created["links"].values()}
     assert targets == {"get_task", "update_task", "set_task_status", "delete_task"}
-    assert all(link["parameters"] == {"task_id": "$response.body#/id"}
-               for link in created["links"].values())
+    assert all(
+        link["parameters"] == {"task_id": "$response.body#/id"}
+        for link in created["links"].values()
+    )

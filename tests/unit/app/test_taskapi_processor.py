@@ -44,8 +44,9 @@ class FakeStore:
         """The record as the transactions that wrote `written` left it."""
         record = TaskRecord.first(PENDING, written[0].event_id)
         for event in written[1:]:
-            record = record.wrote(TASK.model_copy(update={"revision": event.revision}),
-                                  event.event_id)
+            record = record.wrote(
+                TASK.model_copy(update={"revision": event.revision}), event.event_id
+            )
         self.records[TID] = record
 
     async def seen(self, task_id: str) -> tuple[Stored | None, TaskRecord | None]:
@@ -57,8 +58,11 @@ class FakeStore:
         return self.activities.get(task_id)
 
     async def record_activity(
-        self, task_id: str, change: Callable[[TaskActivity | None], TaskActivity | None],
-        expire: bool, known: Stored | None = None,
+        self,
+        task_id: str,
+        change: Callable[[TaskActivity | None], TaskActivity | None],
+        expire: bool,
+        known: Stored | None = None,
     ) -> None:
         new = change(self.activities.get(task_id))
         if new is not None:
@@ -152,8 +156,9 @@ async def test_a_burst_of_events_is_handled_a_few_at_a_time() -> None:
     fake_io: Any = io
     fake_store: Any = store
     processor = EventProcessor(fake_io, fake_store, Settings(event_concurrency=3))
-    burst = [asyncio.create_task(processor.process(_raw(events.created(PENDING))))
-             for _ in range(20)]
+    burst = [
+        asyncio.create_task(processor.process(_raw(events.created(PENDING)))) for _ in range(20)
+    ]
     for _ in range(20):  # every delivery has had its chance to start
         await asyncio.sleep(0)
     assert peak == 3

@@ -40,8 +40,15 @@ class FakeSidecar:
         self.gets.append(key)
         return self.values.get(key)
 
-    async def put(self, key: str, value: str, etag: str | None, ttl_seconds: int | None = None,
-                  *, first_write: bool = True) -> None:
+    async def put(
+        self,
+        key: str,
+        value: str,
+        etag: str | None,
+        ttl_seconds: int | None = None,
+        *,
+        first_write: bool = True,
+    ) -> None:
         self.puts.append(key)
         self._store(key, value.encode())
 
@@ -72,8 +79,7 @@ async def test_a_create_after_others_filled_many_pages_jumps_to_the_head_hint() 
     page_reads = [k for k in sidecar.gets if k.startswith("index:")]
     # own page (full), the hint, the hinted page (full), the new page: not one read per page
     assert len(page_reads) <= 5, page_reads
-    shard = next(s for s in range(SHARDS)
-                 if page_key(s, FILLED + 1) in sidecar.values)
+    shard = next(s for s in range(SHARDS) if page_key(s, FILLED + 1) in sidecar.values)
     newest = IndexPage.model_validate_json(sidecar.values[page_key(shard, FILLED + 1)].data)
     assert newest.has(task.id)
     assert task_key(task.id) in sidecar.values
@@ -129,8 +135,7 @@ async def test_filling_a_page_never_moves_the_head_hint_back(
     monkeypatch.setattr(random, "choice", lambda _: 0)
     sidecar = FakeSidecar()
     store = TaskStore(sidecar, Settings())  # type: ignore[arg-type]
-    sidecar._store(page_key(0, 0), _page_with(0, 0, PAGE_CAPACITY - 1).model_dump_json()
-                   .encode())
+    sidecar._store(page_key(0, 0), _page_with(0, 0, PAGE_CAPACITY - 1).model_dump_json().encode())
     for number in range(1, 11):
         full = _page_with(0, number, PAGE_CAPACITY)
         sidecar._store(page_key(0, number), full.model_dump_json().encode())

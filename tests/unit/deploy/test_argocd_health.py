@@ -81,8 +81,13 @@ def test_pods_starting_is_progressing(reason: str) -> None:
 
 @pytest.mark.parametrize(
     "reason",
-    ["SidecarNotInjected", "ComponentNotFound", "SecretNotFound", "ApplyFailed",
-     "SubscriptionNotRegistered"],
+    [
+        "SidecarNotInjected",
+        "ComponentNotFound",
+        "SecretNotFound",
+        "ApplyFailed",
+        "SubscriptionNotRegistered",
+    ],
 )
 def test_failure_reasons_are_degraded(reason: str) -> None:
     status, message = health(_taskapi(status=_ready("False", reason)))

@@ -17,8 +17,7 @@ def test_chart_crd_is_a_copy_of_the_repository_crd() -> None:
     # Helm does not package symlinks, so the chart carries a copy; this keeps it one source.
     assert not CHART_CRD.is_symlink()
     assert CHART_CRD.read_bytes() == CRD.read_bytes(), (
-        "the chart's CRD differs from crds/taskapi.yaml: "
-        "run scripts/sync-chart.sh"
+        "the chart's CRD differs from crds/taskapi.yaml: run scripts/sync-chart.sh"
     )
 
 

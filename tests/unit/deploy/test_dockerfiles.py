@@ -26,7 +26,9 @@ def _hadolint() -> str:
 def test_dockerfile_passes_hadolint(dockerfile: str) -> None:
     result = subprocess.run(
         [_hadolint(), "--failure-threshold", "info", str(REPO / dockerfile)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

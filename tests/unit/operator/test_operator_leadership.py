@@ -34,8 +34,12 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 def lease(holder_identity: str | None, renew: str = "t1", duration: int = 15) -> dict[str, Any]:
     return {
         "metadata": {"name": "l", "namespace": "ns", "resourceVersion": "7"},
-        "spec": {"holderIdentity": holder_identity, "renewTime": renew,
-                 "leaseDurationSeconds": duration, "leaseTransitions": 0},
+        "spec": {
+            "holderIdentity": holder_identity,
+            "renewTime": renew,
+            "leaseDurationSeconds": duration,
+            "leaseTransitions": 0,
+        },
     }
 
 
@@ -155,9 +159,17 @@ def elector(store: Store, clock: Clock, identity: str, log: list[str]) -> Electo
     async def stopped() -> None:
         log.append(f"{identity} stopped")
 
-    return Elector(store, namespace="ns", name="l", identity=identity, timings=T,
-                   logger=logging.getLogger("test"), on_started=started, on_stopped=stopped,
-                   clock=clock)
+    return Elector(
+        store,
+        namespace="ns",
+        name="l",
+        identity=identity,
+        timings=T,
+        logger=logging.getLogger("test"),
+        on_started=started,
+        on_stopped=stopped,
+        clock=clock,
+    )
 
 
 async def test_exactly_one_leads_and_the_standby_takes_over_after_expiry() -> None:

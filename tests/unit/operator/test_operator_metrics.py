@@ -11,17 +11,25 @@ from taskapi_operator.metrics import ready_reasons
 def _taskapi(status: str | None, reason: str = "") -> dict[str, Any]:
     if status is None:
         return {"metadata": {}}
-    return {"status": {"conditions": [
-        {"type": "Available", "status": "True", "reason": "X"},
-        {"type": "Ready", "status": status, "reason": reason},
-    ]}}
+    return {
+        "status": {
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "X"},
+                {"type": "Ready", "status": status, "reason": reason},
+            ]
+        }
+    }
 
 
 def test_ready_reasons() -> None:
-    tally = ready_reasons([
-        _taskapi("True", "Ready"), _taskapi("True", "Ready"),
-        _taskapi("False", "PodsNotReady"), _taskapi(None),
-    ])
+    tally = ready_reasons(
+        [
+            _taskapi("True", "Ready"),
+            _taskapi("True", "Ready"),
+            _taskapi("False", "PodsNotReady"),
+            _taskapi(None),
+        ]
+    )
     assert tally == {("True", "Ready"): 2, ("False", "PodsNotReady"): 1, ("Unknown", "Pending"): 1}
 
 
@@ -92,7 +100,9 @@ async def test_livez_fails_only_when_the_loop_is_stuck() -> None:
 async def test_readyz_for_leader_standby_and_a_replica_cut_off() -> None:
     clock = Clock()
     assert await _get(_probes(clock, pending=0, leading=True, last_round=0), "/readyz") == (
-        200, "leader\n")
+        200,
+        "leader\n",
+    )
     standby = _probes(clock, pending=0, leading=False, last_round=clock.now - 5)
     assert await _get(standby, "/readyz") == (200, "standby\n")
     cut_off = _probes(clock, pending=0, leading=False, last_round=clock.now - 60)

@@ -15,14 +15,29 @@ COMPONENT = names.child_kind("dapr.io/v1alpha1", "Component")
 
 def obj(name: str, owner_uid: str | None = UID, **meta: Any) -> dict[str, Any]:
     refs = (
-        [{"apiVersion": "taskapi.io/v1alpha1", "kind": "TaskApi", "name": "shop",
-          "uid": owner_uid, "controller": True}]
+        [
+            {
+                "apiVersion": "taskapi.io/v1alpha1",
+                "kind": "TaskApi",
+                "name": "shop",
+                "uid": owner_uid,
+                "controller": True,
+            }
+        ]
         if owner_uid
         else []
     )
     labels = names.child_labels("shop", names.COMPONENT_STATESTORE)
-    return {"metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}",
-                         "labels": labels, "ownerReferences": refs, **meta}}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": f"u-{name}",
+            "labels": labels,
+            "ownerReferences": refs,
+            **meta,
+        }
+    }
 
 
 def test_only_a_controller_reference_to_this_uid_makes_it_ours() -> None:

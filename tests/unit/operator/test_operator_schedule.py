@@ -37,19 +37,35 @@ def test_retry_backoff_doubles_is_capped_and_resets() -> None:
     assert low.failed("a") == 0.25  # jittered down to half, never to zero
 
 
-@pytest.mark.parametrize(("status", "transient"), [
-    (0, True), (409, True), (429, True), (500, True), (503, True),
-    (403, False), (404, False), (422, False), (400, False),
-])
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [
+        (0, True),
+        (409, True),
+        (429, True),
+        (500, True),
+        (503, True),
+        (403, False),
+        (404, False),
+        (422, False),
+        (400, False),
+    ],
+)
 def test_transient_statuses(status: int, transient: bool) -> None:
     assert KubeError(status, "x").transient is transient
 
 
 def test_own_status_echo_needs_no_full_pass() -> None:
-    old = {"metadata": {"generation": 2, "resourceVersion": "5", "annotations": {}},
-           "spec": {"replicas": 1}, "status": {"ready": "0/1"}}
-    echo = {"metadata": {"generation": 2, "resourceVersion": "6", "annotations": {}},
-            "spec": {"replicas": 1}, "status": {"ready": "1/1"}}
+    old = {
+        "metadata": {"generation": 2, "resourceVersion": "5", "annotations": {}},
+        "spec": {"replicas": 1},
+        "status": {"ready": "0/1"},
+    }
+    echo = {
+        "metadata": {"generation": 2, "resourceVersion": "6", "annotations": {}},
+        "spec": {"replicas": 1},
+        "status": {"ready": "1/1"},
+    }
     assert not needs_full_pass(echo, old)
     poked = {**echo, "metadata": {**echo["metadata"], "annotations": {"taskapi.io/paused": "true"}}}
     assert needs_full_pass(poked, old)

@@ -39,21 +39,41 @@ def pod(name: str, phase: str = "Running", ready: bool = True) -> dict[str, Any]
 
 
 def deployment(
-    *, ready: int = 2, updated: int = 2, available: int = 2, generation: int = 4, observed: int = 4,
+    *,
+    ready: int = 2,
+    updated: int = 2,
+    available: int = 2,
+    generation: int = 4,
+    observed: int = 4,
     stalled: bool = False,
 ) -> dict[str, Any]:
-    conditions = [{"type": "Available", "status": "True" if available else "False",
-                   "reason": "MinimumReplicasAvailable",
-                   "message": "Deployment has minimum availability."}]
+    conditions = [
+        {
+            "type": "Available",
+            "status": "True" if available else "False",
+            "reason": "MinimumReplicasAvailable",
+            "message": "Deployment has minimum availability.",
+        }
+    ]
     if stalled:
-        conditions.append({"type": "Progressing", "status": "False",
-                           "reason": "ProgressDeadlineExceeded",
-                           "message": 'ReplicaSet "web-7c9" has timed out progressing.'})
+        conditions.append(
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": 'ReplicaSet "web-7c9" has timed out progressing.',
+            }
+        )
     return {
         "metadata": {"generation": generation},
-        "status": {"observedGeneration": observed, "replicas": max(ready, updated),
-                   "readyReplicas": ready, "updatedReplicas": updated,
-                   "availableReplicas": available, "conditions": conditions},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": max(ready, updated),
+            "readyReplicas": ready,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+            "conditions": conditions,
+        },
     }
 
 
@@ -69,16 +89,23 @@ def test_rollout_needs_the_current_generation_and_all_updated_and_available() ->
 def test_finished_and_terminating_pods_do_not_count() -> None:
     gone = pod("c")
     gone["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    pods = [pod("a"), pod("b"), pod("x", phase="Failed", ready=False),
-            pod("y", phase="Succeeded", ready=False), gone]
+    pods = [
+        pod("a"),
+        pod("b"),
+        pod("x", phase="Failed", ready=False),
+        pod("y", phase="Succeeded", ready=False),
+        gone,
+    ]
     assert [v.name for v in live_pods(pods)] == ["a", "b"]
 
 
-def _settle(raw_state_probes: list[PodProbe], previous: dict[str, Any], streak: int,
-            now: datetime = T0) -> dict[str, Any]:
+def _settle(
+    raw_state_probes: list[PodProbe], previous: dict[str, Any], streak: int, now: datetime = T0
+) -> dict[str, Any]:
     raw = assess("p", "t", raw_state_probes)
-    return settle(raw, previous, probed=True, streak=streak, confirmations=2, now=now,
-                  heartbeat=300)
+    return settle(
+        raw, previous, probed=True, streak=streak, confirmations=2, now=now, heartbeat=300
+    )
 
 
 def test_one_probe_result_does_not_flip_the_published_state() -> None:
@@ -94,8 +121,9 @@ def test_one_probe_result_does_not_flip_the_published_state() -> None:
 
 def test_the_same_finding_in_other_words_keeps_its_message() -> None:
     refused = _settle([PodProbe("a", error="ClientConnectorError: refused")], {}, streak=1)
-    timeout = _settle([PodProbe("a", error="TimeoutError")], refused, streak=5,
-                      now=T0 + timedelta(seconds=30))
+    timeout = _settle(
+        [PodProbe("a", error="TimeoutError")], refused, streak=5, now=T0 + timedelta(seconds=30)
+    )
     assert timeout == refused
 
 
@@ -116,16 +144,20 @@ def _scenarios() -> dict[str, Observed]:
             deployment=None,
             conflicts=["Deployment/taskapi-sample exists and is not controlled by it"],
         ),
-        "outbox-not-configured": Observed(deployment=deployment(), pods=ok,
-                                          outbox_missing=["shared-state"]),
+        "outbox-not-configured": Observed(
+            deployment=deployment(), pods=ok, outbox_missing=["shared-state"]
+        ),
     }
 
 
 def test_status_scenarios_match_golden() -> None:
     rendered = yaml.safe_dump(
-        {name: compute_status(TASKAPI, observed, {}, T0) for name, observed in
-         _scenarios().items()},
-        sort_keys=False, width=100,
+        {
+            name: compute_status(TASKAPI, observed, {}, T0)
+            for name, observed in _scenarios().items()
+        },
+        sort_keys=False,
+        width=100,
     )
     if os.environ.get("UPDATE_GOLDEN") or not GOLDEN.exists():
         GOLDEN.write_text(rendered)
