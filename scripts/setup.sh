@@ -33,11 +33,13 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $("$python" --version)"
   "$python" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml tools/harness/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   say "installing the project and its dev dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[dev]"
+  # the development harness (tools/harness): tests, tools/demo and tools/bench import it
+  .venv/bin/pip install -q --no-deps -e tools/harness
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 

@@ -20,7 +20,6 @@ import concurrent.futures
 import dataclasses
 import json
 import os
-import sys
 import tempfile
 import time
 import urllib.error
@@ -28,16 +27,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "integration" / "operator")]
+from prometheus_client.parser import text_string_to_metric_families
 
-from operator_it import CRD, RunningOperator, running_operator, sample  # noqa: E402
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-
-from harness import binaries  # noqa: E402
-from harness.dapr_control_plane import DaprControlPlane  # noqa: E402
-from harness.kube import CLIENT_QPS, Cluster  # noqa: E402
-from harness.ports import free_port  # noqa: E402
+from harness import binaries
+from harness.dapr_control_plane import DaprControlPlane
+from harness.kube import CLIENT_QPS, Cluster
+from harness.operator_stack import CRD, RunningOperator, running_operator, sample
+from harness.ports import free_port
 
 USER = "taskapi-operator-bench"
 NAMESPACE, NOISE_NAMESPACE = "bench", "noise"

@@ -25,24 +25,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [
-    str(REPO / "tests"),
-    str(REPO / "tests" / "integration" / "app"),
-    str(Path(__file__).resolve().parent),
-]
+import httpx
+import load
+import roundtrips
+import seeding
+import settle
+import subjects
 
-import httpx  # noqa: E402
-import load  # noqa: E402
-import roundtrips  # noqa: E402
-import seeding  # noqa: E402
-import settle  # noqa: E402
-import subjects  # noqa: E402
-
-from harness.dapr import write_configuration  # noqa: E402
-from harness.postgres import PostgresServer  # noqa: E402
-from harness.redis import RedisServer  # noqa: E402
-from harness.waiting import eventually  # noqa: E402
+from harness.dapr import write_configuration
+from harness.postgres import PostgresServer
+from harness.redis import RedisServer
+from harness.waiting import eventually
 
 
 @dataclass

@@ -18,20 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [
-    str(REPO / "tests"),
-    str(REPO / "tests" / "integration" / "app"),
-    str(Path(__file__).resolve().parent),
-]
+import load
+import settle
+import subjects
 
-import load  # noqa: E402
-import settle  # noqa: E402
-import subjects  # noqa: E402
-
-from harness.dapr import write_configuration  # noqa: E402
-from harness.postgres import PostgresServer  # noqa: E402
-from harness.redis import RedisServer  # noqa: E402
+from harness.dapr import write_configuration
+from harness.postgres import PostgresServer
+from harness.redis import RedisServer
 
 IDLE_SECONDS = 10
 TICK = os.sysconf("SC_CLK_TCK")

@@ -20,13 +20,13 @@ from typing import Any
 
 import httpx
 import yaml
-from taskapi_stack import Stack
 
 from harness.dapr import Daprd
 from harness.ports import LOOPBACK, free_port
 from harness.postgres import PostgresServer
 from harness.process import Process
 from harness.redis import RedisServer
+from harness.taskapi_stack import Stack
 
 HERE = Path(__file__).resolve().parent
 

@@ -20,16 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))  # the harness that starts the real components
-
-from harness.dapr import write_configuration  # noqa: E402
-from harness.dapr_control_plane import DaprControlPlane  # noqa: E402
-from harness.kube import Cluster  # noqa: E402
-from harness.pods import PodProcesses  # noqa: E402
-from harness.ports import LOOPBACK, free_port  # noqa: E402
-from harness.process import Process  # noqa: E402
-from harness.redis import RedisServer  # noqa: E402
+from harness.dapr import write_configuration
+from harness.dapr_control_plane import DaprControlPlane
+from harness.kube import Cluster
+from harness.pods import PodProcesses
+from harness.ports import LOOPBACK, free_port
+from harness.process import Process
+from harness.redis import RedisServer
+from harness.repo import REPO
 
 NAMESPACE = "taskapi-demo"
 TASKAPI = "taskapi-sample"

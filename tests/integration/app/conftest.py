@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from taskapi_stack import Stack
 
 from harness.postgres import PostgresServer
 from harness.redis import RedisServer
+from harness.taskapi_stack import Stack
 
 STORES = ["redis", "postgresql"]
 

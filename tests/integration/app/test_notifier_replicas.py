@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from taskapi_stack import API_KEY, App, Stack
 
+from harness.taskapi_stack import API_KEY, App, Stack
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 import pytest
-from taskapi_stack import Stack
 
+from harness.taskapi_stack import Stack
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from taskapi_stack import API_KEY, Stack
 
 from harness.redis import RedisServer
+from harness.taskapi_stack import API_KEY, Stack
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration

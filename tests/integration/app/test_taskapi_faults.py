@@ -37,12 +37,12 @@ from typing import Any
 
 import httpx
 import pytest
-from taskapi_stack import Stack
 
 from harness.dapr import Daprd
 from harness.ports import LOOPBACK
 from harness.postgres import PostgresServer
 from harness.redis import RedisServer
+from harness.taskapi_stack import Stack
 from harness.waiting import eventually
 from taskapi.models import EventType, TaskActivity
 from taskapi.records import RECENT_EVENTS, TaskRecord

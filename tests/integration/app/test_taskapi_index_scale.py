@@ -12,10 +12,10 @@ import re
 
 import httpx
 import pytest
-from taskapi_stack import Stack
 
 from harness.postgres import PostgresServer
 from harness.redis import RedisServer
+from harness.taskapi_stack import Stack
 
 pytestmark = pytest.mark.integration
 

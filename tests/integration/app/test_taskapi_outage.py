@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from taskapi_stack import Stack
 
+from harness.taskapi_stack import Stack
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from taskapi_stack import Stack
 
+from harness.taskapi_stack import Stack
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration

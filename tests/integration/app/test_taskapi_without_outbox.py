@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from taskapi_stack import Stack
 
 from harness.redis import RedisServer
+from harness.taskapi_stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from operator_it import CRD, RunningOperator, running_operator
 
 from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import Cluster
+from harness.operator_stack import CRD, RunningOperator, running_operator
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ import subprocess
 from typing import Any
 
 import pytest
-from operator_it import RunningOperator, apply, get_json, live, sample, wait_for
 
 from harness.kube import Cluster
+from harness.operator_stack import RunningOperator, apply, get_json, live, sample, wait_for
 
 pytestmark = pytest.mark.integration
 

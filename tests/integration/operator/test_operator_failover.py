@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_it import (
+
+from harness import binaries
+from harness.kube import Cluster, ClusterOptions
+from harness.operator_stack import (
     CRD,
     RunningOperator,
     apply,
@@ -30,9 +33,6 @@ from operator_it import (
     sample,
     wait_for,
 )
-
-from harness import binaries
-from harness.kube import Cluster, ClusterOptions
 
 pytestmark = pytest.mark.integration
 NAMESPACE = "shop"

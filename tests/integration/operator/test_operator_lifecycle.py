@@ -8,7 +8,9 @@ import urllib.request
 from typing import Any
 
 import pytest
-from operator_it import (
+
+from harness.kube import Cluster
+from harness.operator_stack import (
     RESYNC_SECONDS,
     RunningOperator,
     apply,
@@ -20,8 +22,6 @@ from operator_it import (
     wait_for,
     why_written,
 )
-
-from harness.kube import Cluster
 
 pytestmark = pytest.mark.integration
 NAME = "taskapi-sample"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from operator_it import RunningOperator, apply, sample, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from harness.kube import Cluster
+from harness.operator_stack import RunningOperator, apply, sample, wait_for
 
 pytestmark = pytest.mark.integration
 

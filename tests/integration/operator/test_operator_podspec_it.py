@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
-from operator_it import (
+
+from harness.dapr_control_plane import DaprControlPlane
+from harness.kube import Cluster
+from harness.operator_stack import (
     REPO,
     RunningOperator,
     apply,
@@ -20,9 +23,6 @@ from operator_it import (
     sample,
     wait_for,
 )
-
-from harness.dapr_control_plane import DaprControlPlane
-from harness.kube import Cluster
 from taskapi_operator import names
 from taskapi_operator.model import TaskApi
 

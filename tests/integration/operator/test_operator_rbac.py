@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_it import (
+
+from harness import binaries
+from harness.kube import Cluster, ClusterOptions
+from harness.operator_stack import (
     CRD,
     REPO,
     apply,
@@ -25,9 +28,6 @@ from operator_it import (
     sample,
     wait_for,
 )
-
-from harness import binaries
-from harness.kube import Cluster, ClusterOptions
 
 pytestmark = pytest.mark.integration
 NAMESPACE, ACCOUNT = "taskapi-system", "taskapi-operator"

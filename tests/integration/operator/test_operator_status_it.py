@@ -8,7 +8,9 @@ import urllib.request
 from typing import Any
 
 import pytest
-from operator_it import (
+
+from harness.kube import Cluster
+from harness.operator_stack import (
     RunningOperator,
     apply,
     condition,
@@ -17,8 +19,6 @@ from operator_it import (
     sample,
     wait_for,
 )
-
-from harness.kube import Cluster
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from operator_it import (
+
+from harness.dapr import Daprd
+from harness.kube import Cluster
+from harness.operator_stack import (
     RunningOperator,
     apply,
     condition,
@@ -23,9 +26,6 @@ from operator_it import (
     sample,
     wait_for,
 )
-
-from harness.dapr import Daprd
-from harness.kube import Cluster
 from harness.redis import RedisServer
 from harness.subscriber import SubscribingApp
 

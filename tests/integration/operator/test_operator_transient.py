@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from operator_it import (
+
+from harness import binaries, pki
+from harness.kube import Cluster
+from harness.operator_stack import (
     CRD,
     apply,
     condition,
@@ -26,9 +29,6 @@ from operator_it import (
     sample,
     wait_for,
 )
-
-from harness import binaries, pki
-from harness.kube import Cluster
 from harness.ports import LOOPBACK, free_port
 
 pytestmark = pytest.mark.integration

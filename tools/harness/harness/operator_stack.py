@@ -19,9 +19,9 @@ import yaml
 from harness.kube import Cluster
 from harness.ports import LOOPBACK, free_port
 from harness.process import terminate
+from harness.repo import REPO
 from harness.waiting import eventually
 
-REPO = Path(__file__).resolve().parents[3]
 CRD = REPO / "crds" / "taskapi.yaml"
 SAMPLE = REPO / "deploy" / "samples" / "taskapi.yaml"
 # The operator under test re-reconciles everything this often.

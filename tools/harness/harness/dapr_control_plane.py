@@ -34,6 +34,7 @@ from harness import binaries
 from harness.kube import Cluster, ClusterOptions
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
+from harness.repo import REPO
 
 NAMESPACE = "dapr-system"
 TRUST_DOMAIN = "cluster.local"
@@ -41,7 +42,7 @@ WEBHOOK = "dapr-sidecar-injector"  # fixed in the injector: it patches this obje
 INJECTOR_SERVICE = "dapr-sidecar-injector"
 SENTRY_AUDIENCE = f"spiffe://{TRUST_DOMAIN}/ns/{NAMESPACE}/dapr-sentry"
 TRUST_BUNDLE = "dapr-trust-bundle"
-_WRAPPER_GO_MOD = binaries.REPO / "tools" / "binaries" / "dapr-control-plane" / "go.mod"
+_WRAPPER_GO_MOD = REPO / "tools" / "binaries" / "dapr-control-plane" / "go.mod"
 # the chart's default for IGNORE_ENTRYPOINT_TOLERATIONS (values.yaml of dapr_sidecar_injector)
 _ENTRYPOINT_TOLERATIONS = json.dumps(
     [

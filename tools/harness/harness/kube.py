@@ -25,6 +25,7 @@ import yaml
 from harness import binaries, kubeconfig, pki
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
+from harness.repo import REPO
 from harness.waiting import eventually
 
 # Pod IPs handed out by kwok: inside loopback, by rule (see DESIGN.md, "Network rule"). Each
@@ -38,7 +39,7 @@ _CIDR_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "taskapi-harness-pod-cidr
 FAKE_NODE = "kwok-node-0"
 # Stage files of our own, besides kwok's (tools/binaries/kwok/stages: readiness true to the
 # containers after the node-lifecycle controller marked pods NotReady).
-OWN_KWOK_STAGES = Path(__file__).resolve().parents[2] / "tools" / "binaries" / "kwok" / "stages"
+OWN_KWOK_STAGES = REPO / "tools" / "binaries" / "kwok" / "stages"
 
 # Settings that hold scale (thousands of pods on one fake node, on 2 loaded cores):
 # - controller-manager and scheduler default to 20 (50) API requests/s: with N Deployments

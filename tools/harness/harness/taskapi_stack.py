@@ -20,8 +20,8 @@ import yaml
 from harness.dapr import Daprd
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
+from harness.repo import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 LOCAL_COMPONENTS = REPO / "components" / "local"
 API_KEY = "integration-test-key"
 

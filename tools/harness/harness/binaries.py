@@ -14,7 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from harness.repo import REPO
+
 BUILD_SCRIPT = REPO / "tools" / "binaries" / "build.sh"
 
 # binary -> (wrapper module under tools/binaries, variables naming it or its directory)

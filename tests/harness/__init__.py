@@ -1,1 +1,0 @@
-"""Starts real components (etcd, kube-apiserver, kwok, daprd, redis) on loopback for tests."""
