@@ -1,11 +1,13 @@
 // Package components registers, in daprd's component registries, only the components this
 // project runs: Redis state and pub/sub, PostgreSQL state (v2 only), in-memory state and
-// pub/sub, the local and Kubernetes secret stores, and SQLite name resolution (no mDNS: it
-// would multicast off loopback). build.sh overlays this file onto
+// pub/sub, the local and Kubernetes secret stores, and two name resolvers: SQLite (self-hosted mode, no
+// mDNS: it would multicast off loopback) and Kubernetes (daprd's default in Kubernetes mode on
+// the real node: <app-id>-dapr.<namespace>.svc.<domain> through the cluster's DNS). build.sh overlays this file onto
 // github.com/dapr/dapr/cmd/daprd/components.
 package components
 
 import (
+	nrkubernetes "github.com/dapr/components-contrib/nameresolution/kubernetes"
 	nrsqlite "github.com/dapr/components-contrib/nameresolution/sqlite"
 	pubsubmemory "github.com/dapr/components-contrib/pubsub/in-memory"
 	pubsubredis "github.com/dapr/components-contrib/pubsub/redis"
@@ -39,4 +41,5 @@ func init() {
 	secretstoresLoader.DefaultRegistry.RegisterComponent(secretenv.NewEnvSecretStore, "local.env")
 	secretstoresLoader.DefaultRegistry.RegisterComponent(secretk8s.NewKubernetesSecretStore, "kubernetes")
 	nrLoader.DefaultRegistry.RegisterComponent(nrsqlite.NewResolver, "sqlite")
+	nrLoader.DefaultRegistry.RegisterComponent(nrkubernetes.NewResolver, "kubernetes")
 }
