@@ -3,7 +3,9 @@
 # wrapper Go modules beside this script, into a cache outside the checkout.
 #
 # Usage: tools/binaries/build.sh [tool ...]
-#        (tools: kubernetes etcd kwok dapr dapr-control-plane helm; default all)
+#        (tools: kubernetes etcd kwok dapr dapr-control-plane helm, the fake node's and the
+#        tests' set, built by default; and the real node's, built only when named:
+#        kubernetes-node coredns dapr-kubernetes)
 # Prints, last, one line per tool: "<tool> <directory holding its binaries>".
 #
 # The cache key is a hash of the wrapper's go.mod/go.sum (+ sources) and the Go version, so
@@ -20,8 +22,41 @@ module_version() { # module version as required in the wrapper's go.mod
   (cd "$here/$1" && go list -m -f '{{.Version}}' "$2")
 }
 
+# A tool's wrapper module: its own directory, or the one its `wrapper` file names (kubelet and
+# kube-proxy come from the same wrapper as kube-apiserver, so one go.sum pins them all).
+wrapper_of() {
+  if [ -f "$here/$1/wrapper" ]; then cat "$here/$1/wrapper"; else echo "$1"; fi
+}
+
 cache_key() {
-  (cd "$here/$1" && cat go.mod go.sum ./*.go ./*/*.go ./patches/*.patch 2>/dev/null; go version) | sha256sum | cut -c1-16
+  if [ -f "$here/$1/wrapper" ]; then
+    { (cd "$here/$(wrapper_of "$1")" && cat go.mod go.sum)
+      (cd "$here/$1" && cat ./patches/* ./*.go ./*/* 2>/dev/null); go version; } | sha256sum | cut -c1-16
+  else
+    (cd "$here/$1" && cat go.mod go.sum ./*.go ./*/*.go ./patches/*.patch 2>/dev/null; go version) | sha256sum | cut -c1-16
+  fi
+}
+
+# Files of a module patched for one build only: go build -overlay points each patched file of the
+# read-only module cache at a patched copy, so nothing is copied but the files a patch touches.
+# Prints the overlay file's path.
+overlay_from_patches() { # <module> <patch dir> <work dir>
+  local moddir patchfile f json
+  moddir=$(go list -m -f '{{.Dir}}' "$1")
+  mkdir -p "$3/tree"; json="$3/overlay.json"
+  for patchfile in "$2"/*.patch; do
+    for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$patchfile"); do
+      [ -f "$3/tree/$f" ] && continue
+      mkdir -p "$3/tree/$(dirname "$f")"; cp "$moddir/$f" "$3/tree/$f"; chmod u+w "$3/tree/$f"
+    done
+    patch --quiet --forward --batch -p1 -d "$3/tree" < "$patchfile"
+  done
+  (cd "$3/tree" && find . -type f | sed 's|^\./||') | python3 -c '
+import json, sys
+moddir, tree = sys.argv[1], sys.argv[2]
+print(json.dumps({"Replace": {f"{moddir}/{p}": f"{tree}/{p}" for p in sys.stdin.read().split()}}))
+' "$moddir" "$3/tree" > "$json"
+  echo "$json"
 }
 
 build_kubernetes() {
@@ -35,6 +70,21 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# The real node's kubelet and kube-proxy, with kubernetes-node/patches applied through an
+# overlay (the kubelet's kernel-tunable check warns instead of rewriting machine-wide sysctls).
+build_kubernetes_node() {
+  local out=$1 v overlay
+  v=$(module_version kubernetes k8s.io/kubernetes)
+  local minor=${v#v1.}; minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version
+  overlay=$(overlay_from_patches k8s.io/kubernetes "$here/kubernetes-node/patches" "$out/overlay")
+  go build -trimpath -overlay "$overlay" -o "$out/" -ldflags "-s -w \
+      -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
+      -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+  rm -rf "$out/overlay"
 }
 
 build_etcd() {
@@ -138,9 +188,32 @@ build_dapr_control_plane() {
   rm -rf "$out/src"
 }
 
+# Dapr's control plane as its chart runs it in Kubernetes (operator, sentry, sidecar injector),
+# unpatched, for the real node's images; placement and scheduler are not built (the chart's
+# values turn them off: the Task API uses no actors, jobs or workflows).
+build_dapr_kubernetes() {
+  local out=$1 v daprd_v
+  v=$(module_version dapr-control-plane github.com/dapr/dapr)
+  daprd_v=$(module_version dapr github.com/dapr/dapr)
+  if [ "$v" != "$daprd_v" ]; then
+    log "dapr-kubernetes requires dapr $v but daprd is built from $daprd_v: align the wrappers"
+    return 1
+  fi
+  go build -trimpath -o "$out/" -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=${v#v}" \
+    github.com/dapr/dapr/cmd/operator github.com/dapr/dapr/cmd/sentry github.com/dapr/dapr/cmd/injector
+}
+
+# CoreDNS for the real node's cluster DNS: coredns/main.go with only the plugins it needs.
+build_coredns() {
+  local v
+  v=$(module_version coredns github.com/coredns/coredns)
+  go build -trimpath -ldflags "-s -w" -o "$1/coredns" .
+  echo "$v" > "$1/VERSION"
+}
+
 build_one() {
   local tool=$1 key dir tmp start
-  [ -f "$here/$tool/go.mod" ] || { log "unknown tool: $tool"; return 2; }
+  [ -f "$here/$(wrapper_of "$tool")/go.mod" ] || { log "unknown tool: $tool"; return 2; }
   key=$(cache_key "$tool")
   dir="$cache_root/$tool-$key"
   if [ -f "$dir/.complete" ]; then
@@ -150,7 +223,7 @@ build_one() {
     log "$tool: building into $dir (first build takes minutes; Go downloads modules from its proxy)"
     tmp="$dir.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
     trap "rm -rf '$tmp'" EXIT  # expanded now: \$tmp is out of scope when EXIT fires
-    (cd "$here/$tool" && "build_${tool//-/_}" "$tmp")
+    (cd "$here/$(wrapper_of "$tool")" && "build_${tool//-/_}" "$tmp")
     touch "$tmp/.complete"; rm -rf "$dir"; mv "$tmp" "$dir"; trap - EXIT
     log "$tool: built in $(( $(date +%s) - start ))s"
   fi

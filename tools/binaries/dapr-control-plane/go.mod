@@ -1,5 +1,7 @@
 // Wrapper module: builds Dapr's control-plane programs the tests run as processes (sentry,
-// the sidecar injector) from the SAME github.com/dapr/dapr version as the daprd wrapper in
+// the sidecar injector, patched: build.sh's `dapr-control-plane`) and, unpatched, the ones the
+// real node runs as pods from Dapr's chart (operator, sentry, injector: `dapr-kubernetes`),
+// from the SAME github.com/dapr/dapr version as the daprd wrapper in
 // ../dapr; build.sh refuses to build when the two disagree. A module of its own so its cache
 // key (and a rebuild) does not touch daprd's. The replace blocks repeat dapr's own go.mod
 // (dependency modules' replaces are ignored by Go).
@@ -9,12 +11,15 @@ go 1.24.13
 
 tool (
 	github.com/dapr/dapr/cmd/injector
+	github.com/dapr/dapr/cmd/operator
 	github.com/dapr/dapr/cmd/sentry
 )
 
 require (
 	contrib.go.opencensus.io/exporter/prometheus v0.4.2 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.0 // indirect
+	github.com/argoproj/argo-rollouts v1.4.1 // indirect
+	github.com/benbjohnson/clock v1.3.5 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudevents/sdk-go/binding/format/protobuf/v2 v2.15.2 // indirect
@@ -82,6 +87,7 @@ require (
 	go.opentelemetry.io/otel/metric v1.40.0 // indirect
 	go.opentelemetry.io/otel/sdk v1.40.0 // indirect
 	go.opentelemetry.io/otel/trace v1.40.0 // indirect
+	go.uber.org/ratelimit v0.3.0 // indirect
 	golang.org/x/crypto v0.47.0 // indirect
 	golang.org/x/exp v0.0.0-20250408133849-7e4ce0ab07d0 // indirect
 	golang.org/x/net v0.49.0 // indirect
@@ -90,6 +96,7 @@ require (
 	golang.org/x/term v0.39.0 // indirect
 	golang.org/x/text v0.33.0 // indirect
 	golang.org/x/time v0.11.0 // indirect
+	gomodules.xyz/jsonpatch/v2 v2.4.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260128011058-8636f8732409 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260128011058-8636f8732409 // indirect
 	google.golang.org/grpc v1.78.0 // indirect
@@ -102,6 +109,7 @@ require (
 	k8s.io/apiextensions-apiserver v0.31.0 // indirect
 	k8s.io/apimachinery v0.33.0 // indirect
 	k8s.io/client-go v0.32.3 // indirect
+	k8s.io/klog v1.0.0 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
 	k8s.io/kube-openapi v0.0.0-20250318190949-c8a335a9a2ff // indirect
 	k8s.io/utils v0.0.0-20250502105355-0f33e8f1c979 // indirect
