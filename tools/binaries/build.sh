@@ -151,12 +151,20 @@ build_helm() {
 
 # Assets: data files from a tool's module, copied beside its binaries (cheap, so they are
 # refreshed even when the binaries come from the cache).
-assets_dapr() { # Dapr's own CRDs (Component, Configuration, ...), for the local cluster
+# Dapr's own CRDs (Component, Configuration, ...), for the local cluster, and Dapr's Helm chart
+# (charts/dapr of the same module), which the real node installs Dapr with.
+assets_dapr() {
   local out=$1 dir
-  [ -d "$out/crds" ] && return 0
-  dir="$(cd "$here/dapr" && go list -m -f '{{.Dir}}' github.com/dapr/dapr)/charts/dapr/crds"
-  mkdir -p "$out/crds.tmp" && cp "$dir"/*.yaml "$out/crds.tmp/" && chmod -R u+w "$out/crds.tmp"
-  mv "$out/crds.tmp" "$out/crds"
+  [ -d "$out/crds" ] && [ -d "$out/chart" ] && return 0
+  dir="$(cd "$here/dapr" && go list -m -f '{{.Dir}}' github.com/dapr/dapr)/charts/dapr"
+  if [ ! -d "$out/crds" ]; then
+    mkdir -p "$out/crds.tmp" && cp "$dir"/crds/*.yaml "$out/crds.tmp/" && chmod -R u+w "$out/crds.tmp"
+    mv "$out/crds.tmp" "$out/crds"
+  fi
+  if [ ! -d "$out/chart" ]; then
+    rm -rf "$out/chart.tmp"; cp -r "$dir" "$out/chart.tmp" && chmod -R u+w "$out/chart.tmp"
+    mv "$out/chart.tmp" "$out/chart"
+  fi
 }
 
 # Dapr's sentry and sidecar injector, run by the tests as processes against the harness

@@ -27,7 +27,17 @@ _SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kwok": ("kwok", ("KWOK",)),
     "daprd": ("dapr", ("DAPRD",)),
     "helm": ("helm", ("HELM",)),
+    # the real node's (built only when a real-node run asks for them)
+    "kubelet": ("kubernetes-node", ("KUBEBUILDER_ASSETS",)),
+    "kube-proxy": ("kubernetes-node", ("KUBEBUILDER_ASSETS",)),
+    "coredns": ("coredns", ("COREDNS",)),
 }
+
+
+def dapr_kubernetes_dir() -> Path:
+    """Dapr's operator, sentry and injector, unpatched, for the real node's images (the
+    patched sentry and injector the fake node's tests run as processes keep their names)."""
+    return build_dir("dapr-kubernetes")
 
 
 class BinaryNotFoundError(RuntimeError):

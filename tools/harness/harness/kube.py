@@ -1,8 +1,11 @@
 """A real local Kubernetes control plane: etcd, kube-apiserver (RBAC on), and on request
-kube-controller-manager, kube-scheduler and kwok with a fake node, all on loopback.
+kube-controller-manager, kube-scheduler and a node: the fake one (kwok, on loopback) or the
+real one (harness.node: kubelet + containerd in a network namespace of its own).
 
-Pods of a Deployment become Running/Ready without a kubelet: kwok plays the node and gives
-pods IPs from a 127.0.0.0/8 CIDR, so anything that dials a pod IP stays on this machine.
+On the fake node pods of a Deployment become Running/Ready without a kubelet: kwok plays the
+node and gives pods IPs from a 127.0.0.0/8 CIDR, so anything that dials a pod IP stays on this
+machine. On the real node pods run, with addresses from 198.18.0.0/15 routed into the node's
+veth (harness.node_network); the apiserver then listens on the veth's host end.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import random
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -22,7 +26,7 @@ from typing import Any, Self
 
 import yaml
 
-from harness import binaries, kubeconfig, pki
+from harness import binaries, cluster_dns, kubeconfig, node, node_images, node_network, pki
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 from harness.repo import REPO
@@ -95,6 +99,11 @@ class ClusterOptions:
     # Users whose every request (reads and watches too) is audited, not only their writes:
     # the operator benchmark counts the operator's API requests by verb this way.
     audit_all_requests_of: tuple[str, ...] = ()
+    # The real node instead of kwok's fake one (with workloads): a kubelet, containerd, the CNI
+    # bridge, kube-proxy and CoreDNS, running this project's images and Dapr's as pods. Turns
+    # on what a real cluster has: ServiceAccount admission and the Node authorizer.
+    real_node: bool = False
+    dapr_version: str = "1.17.0"  # the tag of the Dapr images loaded into the real node
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -118,6 +127,10 @@ class Cluster:
         self._procs: list[Process] = []
         self._cidr_lock: int | None = None
         self.pod_cidr = ""
+        self.number = 0
+        self.addresses: node_network.NodeAddresses | None = None
+        self.node: node.RealNode | None = None
+        self.phase_seconds: dict[str, float] = {}
         self.serving_ca: pki.CertificateAuthority
         self.client_ca: pki.CertificateAuthority
         self.kubeconfig: Path
@@ -127,22 +140,33 @@ class Cluster:
     def start(self) -> Self:
         try:
             self.pod_cidr = self._claim_pod_cidr()
+            if self.options.real_node:
+                self._start_node_network()
             self._start_pki()
             self._start_etcd()
             self._start_apiserver()
             if self.options.workloads:
                 self._start_controller_manager()
                 self._start_scheduler()
-                self._start_kwok()
+                if self.options.real_node:
+                    self._start_real_node()
+                else:
+                    self._start_kwok()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
+        if self.node is not None:
+            self.node.stop()
+            self.node = None
         for proc in reversed(self._procs):
             proc.stop()
         self._procs.clear()
+        if self.addresses is not None:
+            node.teardown(self.addresses, f"/{self.addresses.netns}")
+            self.addresses = None
         if self._cidr_lock is not None:
             os.close(self._cidr_lock)  # releases the claim on the pod CIDR
             self._cidr_lock = None
@@ -160,6 +184,7 @@ class Cluster:
                 os.close(fd)
                 continue
             self._cidr_lock = fd
+            self.number = n
             return f"127.{n}.0.0/16"
         raise RuntimeError(f"every pod CIDR is claimed by a running cluster ({_CIDR_LOCKS})")
 
@@ -274,9 +299,12 @@ class Cluster:
     def _start_pki(self) -> None:
         self.serving_ca = pki.CertificateAuthority(self.pki_dir, "serving-ca")
         self.client_ca = pki.CertificateAuthority(self.pki_dir, "client-ca")
-        self.serving = self.serving_ca.issue(
-            "kube-apiserver", hosts=(LOOPBACK, "localhost"), server=True
-        )
+        hosts: tuple[str, ...] = (LOOPBACK, "localhost")
+        if self.addresses is not None:  # as pods reach it: the kubernetes Service, by IP and name
+            names = ("kubernetes", "kubernetes.default", "kubernetes.default.svc")
+            hosts += (self.addresses.host_ip, self.addresses.kubernetes_service_ip, *names)
+            hosts += (f"kubernetes.default.svc.{node.CLUSTER_DOMAIN}",)
+        self.serving = self.serving_ca.issue("kube-apiserver", hosts=hosts, server=True)
         self.sa_keys = pki.service_account_keys(self.pki_dir)
         admin = self.client_ca.issue("taskapi-admin", groups=("system:masters",))
         self.kubeconfig = kubeconfig.write(
@@ -318,18 +346,23 @@ class Cluster:
         )
         proc.wait_until(lambda: _http_ok(f"{client_url}/health"), 30, "healthy")
 
+    @property
+    def service_cidr(self) -> str:
+        return self.addresses.service_cidr if self.addresses is not None else SERVICE_CIDR
+
     def _start_apiserver(self) -> None:
+        address = self.addresses.host_ip if self.addresses is not None else LOOPBACK
         args = [
             str(binaries.find("kube-apiserver")),
             f"--etcd-servers={self.etcd_url}",
-            f"--bind-address={LOOPBACK}",
-            f"--advertise-address={LOOPBACK}",
+            f"--bind-address={address}",
+            f"--advertise-address={address}",
             f"--secure-port={self.apiserver_port}",
             f"--tls-cert-file={self.serving.cert}",
             f"--tls-private-key-file={self.serving.key}",
             f"--client-ca-file={self.client_ca.pair.cert}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=RBAC",
+            f"--service-cluster-ip-range={self.service_cidr}",
+            "--authorization-mode=Node,RBAC" if self.addresses else "--authorization-mode=RBAC",
             "--allow-privileged=true",
             f"--service-account-issuer=https://{LOOPBACK}:{self.apiserver_port}",
             f"--service-account-key-file={self.sa_keys.cert}",
@@ -338,7 +371,17 @@ class Cluster:
             "--profiling=false",
             "--v=1",
         ]
-        if not self.options.service_account_admission:
+        if self.addresses is not None:
+            # the kubelet is dialled by the address it reports, never a name to resolve
+            kubelet_client = self.client_ca.issue("kube-apiserver-kubelet-client",
+                                                  groups=("system:masters",))  # fmt: skip
+            args += [
+                "--kubelet-preferred-address-types=InternalIP",
+                f"--kubelet-client-certificate={kubelet_client.cert}",
+                f"--kubelet-client-key={kubelet_client.key}",
+                "--endpoint-reconciler-type=lease",
+            ]
+        elif not self.options.service_account_admission:
             # as envtest: pods need no pre-existing ServiceAccount token machinery
             args.append("--disable-admission-plugins=ServiceAccount")
         if self.options.endpoint_routing:
@@ -401,7 +444,7 @@ class Cluster:
             "kube-controller-manager",
             f"--root-ca-file={self.serving_ca.pair.cert}",
             f"--service-account-private-key-file={self.sa_keys.key}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={self.service_cidr}",
             "--use-service-account-credentials=false",
             "--concurrent-gc-syncs=5",
             f"--kube-api-qps={CLIENT_QPS}",
@@ -417,6 +460,62 @@ class Cluster:
         self._start_controller(
             "kube-scheduler", f"--kube-api-qps={CLIENT_QPS}", f"--kube-api-burst={CLIENT_BURST}"
         )
+
+    def _start_node_network(self) -> None:
+        reason = node.unavailable_reason()
+        if reason:
+            raise node.NodeError(f"the real node cannot run here: {reason}")
+        began = time.monotonic()
+        for stale in node_network.existing():  # left by a killed run: its lock is free
+            if stale == self.number or _lock_is_free(stale):
+                node.reap(stale)
+        self.addresses = node_network.NodeAddresses(self.number)
+        node_network.create(self.addresses)
+        self.api_url = f"https://{self.addresses.host_ip}:{self.apiserver_port}"
+        self.phase_seconds["network"] = time.monotonic() - began
+
+    def _start_real_node(self) -> None:
+        assert self.addresses is not None
+        node_began = time.monotonic()
+        images = node_images.ensure(self.options.dapr_version)
+        self.phase_seconds["images"] = images.seconds
+        name = self.addresses.netns
+        pair = self.client_ca.issue(f"system:node:{name}", groups=("system:nodes",))
+        kubelet_kc = kubeconfig.write(
+            self.workdir / "kubeconfigs" / "kubelet.kubeconfig",
+            server=self.api_url,
+            ca_pem=self.serving_ca.pair.cert_pem(),
+            user=f"system:node:{name}",
+            client_cert_pem=pair.cert_pem(),
+            client_key_pem=pair.key_pem(),
+        )
+        proxy = self.client_ca.issue("system:kube-proxy")  # bound to system:node-proxier
+        proxy_kc = kubeconfig.write(
+            self.workdir / "kubeconfigs" / "kube-proxy.kubeconfig",
+            server=self.api_url,
+            ca_pem=self.serving_ca.pair.cert_pem(),
+            user="system:kube-proxy",
+            client_cert_pem=proxy.cert_pem(),
+            client_key_pem=proxy.key_pem(),
+        )
+        self.node = node.RealNode(
+            self.addresses,
+            self.workdir / "node",
+            kubelet_kubeconfig=kubelet_kc,
+            kube_proxy_kubeconfig=proxy_kc,
+            client_ca=self.client_ca.pair.cert,
+            images=[images.archive],
+            is_ready=lambda: self._node_ready(name),
+        ).start()
+        self.phase_seconds.update(self.node.phase_seconds)
+        began = time.monotonic()
+        cluster_dns.install(self, self.addresses)
+        self.phase_seconds["cluster DNS"] = time.monotonic() - began
+        self.phase_seconds["node total"] = time.monotonic() - node_began
+
+    @property
+    def node_name(self) -> str:
+        return self.addresses.netns if self.addresses is not None else FAKE_NODE
 
     def _start_kwok(self) -> None:
         kc = self._component_kubeconfig("kwok")
@@ -436,7 +535,7 @@ class Cluster:
                 f"--server-address={LOOPBACK}:{free_port()}",
             ],
         )
-        node = {
+        fake = {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
@@ -446,8 +545,10 @@ class Cluster:
             },
             "spec": {},
         }
-        self.request("POST", "/api/v1/nodes", node)
-        proc.wait_until(self._node_ready, 60, f"managing a Ready node {FAKE_NODE}")
+        self.request("POST", "/api/v1/nodes", fake)
+        proc.wait_until(
+            lambda: self._node_ready(FAKE_NODE), 60, f"managing a Ready node {FAKE_NODE}"
+        )
 
     # -- probes --------------------------------------------------------------------------
 
@@ -459,9 +560,12 @@ class Cluster:
         except (urllib.error.URLError, OSError):
             return False
 
-    def _node_ready(self) -> bool:
-        node = self.request("GET", f"/api/v1/nodes/{FAKE_NODE}")
-        conditions = node.get("status", {}).get("conditions") or []
+    def _node_ready(self, name: str) -> bool:
+        try:
+            found = self.request("GET", f"/api/v1/nodes/{name}")
+        except urllib.error.HTTPError:
+            return False
+        conditions = found.get("status", {}).get("conditions") or []
         return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
     def install_crds(self, paths: list[Path], timeout: float = 60) -> None:
@@ -499,6 +603,18 @@ class Cluster:
     @staticmethod
     def load_yaml(path: Path) -> list[dict[str, Any]]:
         return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _lock_is_free(number: int) -> bool:
+    """No running cluster holds the lock of ``number`` (so what carries it was left behind)."""
+    fd = os.open(_CIDR_LOCKS / f"{number}.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock taken just now
+    return True
 
 
 def _http_ok(url: str) -> bool:

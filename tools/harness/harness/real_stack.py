@@ -1,0 +1,211 @@
+"""The sample on the real node, as the README installs it on a real cluster: Dapr from its chart,
+Redis behind the Service ``redis-master`` with the Secret ``redis`` (what the Bitnami chart
+gives), the TaskApi CRD, the operator (here a host process under its own ServiceAccount), and
+``kubectl apply -k deploy/samples``. The demo and the real-node tests share it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+
+from harness import dapr_chart
+from harness.kube import Cluster, ClusterOptions, KubectlError
+from harness.node_images import REDIS_IMAGE
+from harness.ports import LOOPBACK, free_port
+from harness.process import Process
+from harness.repo import REPO
+from harness.waiting import eventually
+
+NAMESPACE = "taskapi-demo"
+TASKAPI = "taskapi-sample"
+TASKAPI_SELECTOR = f"app.kubernetes.io/instance={TASKAPI}"
+NOTIFIER_SELECTOR = "app.kubernetes.io/name=notification-service"
+CRD = REPO / "crds" / "taskapi.yaml"
+SAMPLES = REPO / "deploy" / "samples"
+VENV_BIN = Path(sys.executable).parent
+# the password from the Secret; nothing persisted; listening on the pod's address (its own netns)
+REDIS_ARGS = ["--requirepass", "$(REDIS_PASSWORD)", "--save", "", "--appendonly", "no"]
+REDIS_ARGS += ["--protected-mode", "no", "--bind", "0.0.0.0"]  # noqa: S104 - the pod's netns
+RESTRICTED = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def redis_manifests(password: str) -> list[dict[str, Any]]:
+    """A Redis with the names the Bitnami chart's release "redis" gives the sample."""
+    labels = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "redis"}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "redis"},
+            "type": "Opaque",
+            "stringData": {"redis-password": password},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "redis-master", "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "containers": [
+                            {
+                                "name": "redis",
+                                "image": REDIS_IMAGE,
+                                "imagePullPolicy": "Never",
+                                "args": REDIS_ARGS,
+                                "env": [
+                                    {
+                                        "name": "REDIS_PASSWORD",
+                                        "valueFrom": {
+                                            "secretKeyRef": {
+                                                "name": "redis",
+                                                "key": "redis-password",
+                                            }
+                                        },
+                                    }
+                                ],
+                                "ports": [{"name": "redis", "containerPort": 6379}],
+                                "readinessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 2},
+                                "securityContext": RESTRICTED,
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            }
+                        ],
+                        "volumes": [{"name": "data", "emptyDir": {}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "redis-master", "labels": labels},
+            "spec": {"selector": labels, "ports": [{"name": "redis", "port": 6379}]},
+        },
+    ]
+
+
+def start_operator(cluster: Cluster, workdir: Path) -> Process:
+    """The operator, started exactly as its image starts it, as its own ServiceAccount."""
+    cluster.kubectl("apply", "-k", str(REPO / "deploy" / "operator"))
+    kubeconfig = cluster.serviceaccount_kubeconfig("taskapi-system", "taskapi-operator")
+    env = {
+        **cluster.env,
+        "KUBECONFIG": str(kubeconfig),  # kopf's login and the operator's own client
+        "TASKAPI_OPERATOR_LIVENESS_ENDPOINT": f"http://{LOOPBACK}:{free_port()}/healthz",
+        "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS": "5",
+    }
+    return Process(
+        "taskapi-operator", [str(VENV_BIN / "taskapi-operator")], workdir / "operator.log", env=env
+    ).start()
+
+
+def wait_for_default_serviceaccount(cluster: Cluster, namespace: str) -> None:
+    cluster.wait_for(  # pods are admitted once the namespace's default ServiceAccount exists
+        lambda: (
+            cluster.kubectl(
+                "get", "serviceaccount", "default", "-n", namespace, check=False
+            ).returncode
+            == 0
+        ),
+        60,
+        f"ServiceAccount {namespace}/default",
+    )
+
+
+@dataclass
+class RealStack:
+    """The real node with Dapr, Redis, the operator and the sample; ``phases`` says how long
+    each step took (printed by the demo and the tests)."""
+
+    workdir: Path
+    cluster: Cluster = field(init=False)
+    operator: Process = field(init=False)
+    phases: dict[str, float] = field(default_factory=dict)
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    def start(self, say: Any = print) -> Self:
+        began = time.monotonic()
+        try:
+            say("starting etcd, kube-apiserver, controller-manager, scheduler and the real node")
+            self.cluster = self._stack.enter_context(
+                Cluster(self.workdir / "cluster", ClusterOptions(real_node=True))
+            )
+            self.phases.update(self.cluster.phase_seconds)
+            self.phases["cluster"] = time.monotonic() - began
+            say("installing Dapr with its Helm chart into dapr-system")
+            self.phases["dapr chart"] = dapr_chart.install(self.cluster, "1.17.0")
+            step = time.monotonic()
+            say("installing the TaskApi CRD and the operator (a host process, its ServiceAccount)")
+            self.cluster.install_crds([CRD])
+            self.operator = start_operator(self.cluster, self.workdir)
+            self._stack.callback(self.operator.stop)
+            say(f"Redis behind Service redis-master, then deploy/samples into {NAMESPACE}")
+            self.cluster.kubectl("create", "namespace", NAMESPACE)
+            wait_for_default_serviceaccount(self.cluster, NAMESPACE)
+            password = secrets.token_hex(12)
+            self.cluster.apply_yaml(yaml.safe_dump_all(redis_manifests(password)), NAMESPACE)
+            self.cluster.kubectl("apply", "-k", str(SAMPLES), "-n", NAMESPACE)
+            self.phases["operator + sample applied"] = time.monotonic() - step
+            step = time.monotonic()
+            say("waiting for the TaskApi to be Ready (2/2 pods, healthy subscription)")
+            self.wait_ready(replicas=2)
+            self.phases["TaskApi Ready"] = time.monotonic() - step
+            self.phases["total"] = time.monotonic() - began
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, replicas: int, timeout: float = 240) -> None:
+        def ready() -> bool:
+            found = self.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)
+            status = found.get("status") or {}
+            conds = {c["type"]: c for c in status.get("conditions") or []}
+            return (
+                conds.get("Ready", {}).get("status") == "True"
+                and status.get("ready") == f"{replicas}/{replicas}"
+                and (status.get("subscription") or {}).get("state") == "Healthy"
+            )
+
+        what = f"TaskApi {TASKAPI} Ready"
+        eventually(ready, timeout, what, tolerate=(KubectlError,), explain=self.explain, interval=1)
+
+    def explain(self) -> str:
+        """What a person would look at when the sample is not Ready."""
+        parts = []
+        for args in (
+            ("get", "taskapis,pods", "-n", NAMESPACE, "-o", "wide"),
+            ("get", "pods", "-n", "dapr-system", "-o", "wide"),
+            ("describe", "taskapi", TASKAPI, "-n", NAMESPACE),
+            ("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"),
+        ):
+            result = self.cluster.kubectl(*args, check=False)
+            parts.append(f"$ kubectl {' '.join(args)}\n{(result.stdout + result.stderr)[-2500:]}")
+        if self.cluster.node is not None:
+            parts.append(self.cluster.node.explain())
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self.cluster.kubectl(*args, timeout=timeout)
