@@ -1,5 +1,7 @@
-"""The main job, locally: the operator managing a TaskApi on a real control plane, with the
-Task API and notification-service running for real behind the pods kwok stands up.
+"""The main job, locally: the operator managing a TaskApi on a real control plane. On the
+real node (the default where the machine allows it: real_demo.py) a kubelet runs the pods; on
+the fake node (--fake-node, or where it cannot) the Task API and notification-service run
+for real as processes behind the pods kwok stands up.
 
 Run it with scripts/demo.sh (which installs and builds what it needs first). Everything
 listens on loopback; Ctrl-C stops every process; a second run starts from scratch.
@@ -20,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import real_demo
+
+from harness import node
 from harness.dapr import write_configuration
 from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import Cluster
@@ -394,7 +399,22 @@ def main() -> int:
         default=REPO / ".work" / "demo",
         help="where logs, certificates and the kubeconfig go",
     )
+    parser.add_argument(
+        "--fake-node",
+        action="store_true",
+        help="run today's fake node (kwok) even where the real node could run",
+    )
     args = parser.parse_args()
+    if not args.fake_node:
+        reason = node.unavailable_reason()
+        if not reason:
+            say("the real node: a kubelet, containerd and kube-proxy in a network namespace")
+            signal.signal(signal.SIGINT, _interrupted)
+            signal.signal(signal.SIGTERM, _interrupted)
+            shutil.rmtree(args.workdir, ignore_errors=True)
+            args.workdir.mkdir(parents=True)
+            return real_demo.run(args.workdir, args.exit_after_walkthrough)
+        say(f"the real node cannot run here ({reason}): running the fake node (kwok) instead")
     return run(args.workdir, args.exit_after_walkthrough)
 
 

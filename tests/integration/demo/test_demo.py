@@ -1,4 +1,5 @@
-"""The README's main job: the local demo runs end to end, twice, and leaves nothing behind."""
+"""The README's main job: the local demo runs end to end, twice, and leaves nothing behind; by
+default on the real node, and on the fake node with --fake-node."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from harness.ports import port_open
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
-DEMO = [sys.executable, str(REPO / "tools" / "demo" / "demo.py")]
+DEMO_SCRIPT = [sys.executable, str(REPO / "tools" / "demo" / "demo.py")]
+DEMO = [*DEMO_SCRIPT, "--fake-node"]  # the fake node's tests; the real node's is its own
 
 
 def _leftovers(workdir: Path) -> list[str]:
@@ -110,3 +112,32 @@ def test_demo_runs_again_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         assert proc.returncode == 0, output[-4000:]
         assert "interrupted: stopping everything" in output
         _assert_clean(workdir, output)
+
+
+def test_demo_on_the_real_node_by_default(tmp_path: Path) -> None:
+    """Where the machine allows it (here it does: the harness's real-node tests need the same),
+    the demo runs the real node: pods 2/2 Running by a kubelet, the walkthrough through
+    kubectl port-forward, and the log lines read with kubectl logs."""
+    workdir = tmp_path / "demo"
+    result = subprocess.run(
+        [*DEMO_SCRIPT, "--exit-after-walkthrough", "--workdir", str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-6000:] + result.stderr[-4000:]
+    assert "the real node: a kubelet" in out, out[:2000]
+    print(re.search(r"^==> phases: .*$", out, re.M))
+    pods = re.findall(r"^\s+taskapi-sample-\S+\s+(\S+)\s+(\S+)\s", out, re.M)
+    assert pods == [("2/2", "Running")] * 2, out
+    row = re.search(r"^\s+taskapi-sample\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+\S+$", out, re.M)
+    assert row, out
+    assert row.groups() == ("2/2", "2/2", "Healthy", "Ready")
+    assert re.search(r"kubectl port-forward -n taskapi-demo service/taskapi-sample \d+:8000", out)
+    assert re.search(r"POST /tasks -> 201, ETag \"\d+\"", out)
+    assert re.search(r"Received event: task.completed for task \w+", out), out
+    assert re.search(r"Notification sent for task \w+", out), out
+    assert f"export KUBECONFIG={workdir}/cluster/kubeconfig" in out
+    assert _leftovers(workdir) == []
