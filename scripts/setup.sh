@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh machine, idempotently:
-# Debian packages (redis-server, postgresql, podman, runc, debootstrap, uidmap), a Python venv
-# with this project, and the Go-built binaries (helm included).
+# Debian packages (redis-server, postgresql, podman, runc, debootstrap, uidmap, containerd,
+# containernetworking-plugins), a Python venv with this project and its harness, and the
+# Go-built binaries (helm and the real node's included).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,6 +19,9 @@ command -v runc >/dev/null || apt_packages+=(runc)
 command -v debootstrap >/dev/null || apt_packages+=(debootstrap)
 command -v newuidmap >/dev/null || apt_packages+=(uidmap)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+# the real node: containerd (+ its runc shim), the CNI plugins (bridge, host-local, loopback)
+command -v containerd >/dev/null || apt_packages+=(containerd)
+[ -x /usr/lib/cni/bridge ] || apt_packages+=(containernetworking-plugins)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   say "installing Debian packages: ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -45,3 +49,5 @@ fi
 
 say "building (or finding cached) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, daprd, helm"
 tools/binaries/build.sh
+say "building (or finding cached) the real node's kubelet, kube-proxy, CoreDNS and Dapr's control plane"
+tools/binaries/build.sh kubernetes-node dapr-kubernetes coredns
