@@ -10,10 +10,8 @@ veth (harness.node_network); the apiserver then listens on the veth's host end.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import random
 import ssl
 import subprocess
 import time
@@ -26,20 +24,18 @@ from typing import Any, Self
 
 import yaml
 
-from harness import binaries, cluster_dns, kubeconfig, node, node_images, node_network, pki
+from harness import binaries, cluster_dns, kubeconfig, node, node_images, node_network, numbers, pki
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 from harness.repo import REPO
 from harness.waiting import eventually
 
 # Pod IPs handed out by kwok: inside loopback, by rule (see DESIGN.md, "Network rule"). Each
-# running cluster claims its own 127.N.0.0/16 (N in this range), so clusters of concurrent
+# running cluster claims its own 127.N.0.0/16 (harness.numbers), so clusters of concurrent
 # runs on one machine never hand out the same pod IP (pods' processes listen on it).
-POD_CIDR_OCTETS = range(16, 251)
 # ClusterIPs are allocated from here (65k addresses: scale runs need thousands of Services);
 # nothing ever connects to them, so every cluster may share the range.
 SERVICE_CIDR = "127.2.0.0/16"
-_CIDR_LOCKS = Path(os.environ.get("TMPDIR", "/tmp")) / "taskapi-harness-pod-cidrs"
 FAKE_NODE = "kwok-node-0"
 # Stage files of our own, besides kwok's (tools/binaries/kwok/stages: readiness true to the
 # containers after the node-lifecycle controller marked pods NotReady).
@@ -172,21 +168,9 @@ class Cluster:
             self._cidr_lock = None
 
     def _claim_pod_cidr(self) -> str:
-        """Hold an exclusive lock on one 127.N.0.0/16 for as long as this cluster runs."""
-        _CIDR_LOCKS.mkdir(parents=True, exist_ok=True)
-        octets = list(POD_CIDR_OCTETS)
-        random.shuffle(octets)
-        for n in octets:
-            fd = os.open(_CIDR_LOCKS / f"{n}.lock", os.O_CREAT | os.O_RDWR, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            self._cidr_lock = fd
-            self.number = n
-            return f"127.{n}.0.0/16"
-        raise RuntimeError(f"every pod CIDR is claimed by a running cluster ({_CIDR_LOCKS})")
+        """Hold an exclusive lock on one cluster number for as long as this cluster runs."""
+        self.number, self._cidr_lock = numbers.claim()
+        return f"127.{self.number}.0.0/16"
 
     def __enter__(self) -> Self:
         return self.start()
@@ -467,7 +451,7 @@ class Cluster:
             raise node.NodeError(f"the real node cannot run here: {reason}")
         began = time.monotonic()
         for stale in node_network.existing():  # left by a killed run: its lock is free
-            if stale == self.number or _lock_is_free(stale):
+            if stale == self.number or numbers.is_free(stale):
                 node.reap(stale)
         self.addresses = node_network.NodeAddresses(self.number)
         node_network.create(self.addresses)
@@ -603,18 +587,6 @@ class Cluster:
     @staticmethod
     def load_yaml(path: Path) -> list[dict[str, Any]]:
         return [d for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def _lock_is_free(number: int) -> bool:
-    """No running cluster holds the lock of ``number`` (so what carries it was left behind)."""
-    fd = os.open(_CIDR_LOCKS / f"{number}.lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)  # closing releases a lock taken just now
-    return True
 
 
 def _http_ok(url: str) -> bool:
