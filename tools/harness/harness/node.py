@@ -164,7 +164,7 @@ class RealNode:
         """Import image archives (docker-archive tars, names kept) into the node's containerd:
         nothing is ever pulled (the node's namespace has no route out)."""
         for archive in archives:
-            self.ctr("images", "import", "--no-unpack", "-", input_path=archive)
+            self.ctr("images", "import", "-", input_path=archive)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -323,7 +323,6 @@ def _kubelet_config(addr: NodeAddresses, run: Path, cgroup: str, client_ca: Path
         "nodeStatusReportFrequency": "1m",
         "registerNode": True,
         "syncFrequency": "10s",
-        "fileCheckFrequency": "0s",
         "staticPodPath": "",
         "localStorageCapacityIsolation": True,
     }
