@@ -7,10 +7,12 @@ aiohttp types.
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import aiohttp  # only for the exception types of the SDK's HTTP invocation transport
 import grpc  # type: ignore[import-untyped]
@@ -27,6 +29,9 @@ from taskapi.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
+# Told about every public call: (operation, "ok" or "error", seconds). The metrics seam.
+CallObserver = Callable[[str, str, float], None]
 
 JSON = "application/json"
 TTL_METADATA = "ttlInSeconds"
@@ -42,6 +47,8 @@ REJECTED_KEY_HTTP = frozenset({401, 403})
 # marked as projection is not stored; its value becomes the published event of the write
 # with the same key, with this content type (a CloudEvent whose `data` is the JSON object).
 PROJECTION = {"outbox.projection": "true", "contentType": JSON}
+# Metadata of the state store Component without which the outbox publishes nothing.
+OUTBOX_METADATA = ("outboxPublishPubsub", "outboxPublishTopic")
 
 
 @dataclass(frozen=True)
@@ -95,11 +102,35 @@ def _details(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _ignore(_operation: str, _outcome: str, _seconds: float) -> None:
+    return None
+
+
+def _timed(
+    call: Callable[Concatenate["DaprIO", P], Awaitable[T]],
+) -> Callable[Concatenate["DaprIO", P], Awaitable[T]]:
+    """Tell the instance's observer how long the call took and whether it failed."""
+    operation = call.__name__
+
+    @functools.wraps(call)
+    async def timed(self: "DaprIO", /, *args: P.args, **kwargs: P.kwargs) -> T:
+        started, outcome = time.perf_counter(), "error"
+        try:
+            result = await call(self, *args, **kwargs)
+            outcome = "ok"
+            return result
+        finally:
+            self._observe(operation, outcome, time.perf_counter() - started)
+
+    return timed
+
+
 class DaprIO:
     """Typed, bounded calls to the sidecar; one instance per process, built in the lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, observe: CallObserver = _ignore) -> None:
         self._settings = settings
+        self._observe = observe
         self.sidecar = SidecarConnection(settings.sidecar_wait_seconds)
         self._api_key: str | None = None
 
@@ -135,6 +166,7 @@ class DaprIO:
 
     # -- state ---------------------------------------------------------------------------
 
+    @_timed
     async def get(self, key: str) -> Stored | None:
         client = self._require()
         store = self._settings.state_store
@@ -146,6 +178,7 @@ class DaprIO:
             return None
         return Stored(data=resp.data, etag=resp.etag)
 
+    @_timed
     async def get_many(self, keys: list[str]) -> dict[str, Stored]:
         if not keys:
             return {}
@@ -168,6 +201,7 @@ class DaprIO:
                 found[item.key] = Stored(data=data, etag=item.etag)
         return found
 
+    @_timed
     async def put(
         self,
         key: str,
@@ -195,6 +229,7 @@ class DaprIO:
             ),
         )
 
+    @_timed
     async def delete(self, key: str, etag: str | None) -> None:
         client = self._require()
         store = self._settings.state_store
@@ -203,6 +238,7 @@ class DaprIO:
             client.delete_state(store, key, etag=etag),
         )
 
+    @_timed
     async def transact(self, writes: list[Write]) -> None:
         """Commit `writes` as one state transaction (with the outbox: their event too).
 
@@ -230,9 +266,11 @@ class DaprIO:
 
     # -- secrets and invocation ----------------------------------------------------------
 
-    async def notification_api_key(self, refresh: bool = False) -> str:
-        """The notification-service API key, from the Dapr secret store only (cached)."""
-        if self._api_key is not None and not refresh:
+    @_timed
+    async def notification_api_key(self) -> str:
+        """The notification-service API key, from the Dapr secret store only (cached; a
+        rejected key is forgotten, so the next call reads it again)."""
+        if self._api_key is not None:
             return self._api_key
         client = self._require()
         s = self._settings
@@ -246,6 +284,7 @@ class DaprIO:
         self._api_key = value
         return value
 
+    @_timed
     async def notify(self, event: TaskEvent) -> None:
         """POST the event to notification-service `notify` through Dapr invocation."""
         client = self._require()
@@ -277,6 +316,7 @@ class DaprIO:
 
     # -- health --------------------------------------------------------------------------
 
+    @_timed
     async def missing_components(self) -> list[str]:
         """Components this app needs that the sidecar has not loaded (raises if unreachable)."""
         client = self._require()
