@@ -7,12 +7,10 @@ aiohttp types.
 
 import asyncio
 import contextlib
-import functools
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TypeVar
 
 import aiohttp  # only for the exception types of the SDK's HTTP invocation transport
 import grpc  # type: ignore[import-untyped]
@@ -25,13 +23,11 @@ from dapr_sidecar import SidecarConnection
 from taskapi.errors import DaprUnavailableError, EtagConflictError, InvocationError
 from taskapi.models import TaskEvent
 from taskapi.settings import Settings
+from taskapi.timing import CallObserver, ignore, timed
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-P = ParamSpec("P")
-# Told about every public call: (operation, "ok" or "error", seconds). The metrics seam.
-CallObserver = Callable[[str, str, float], None]
 
 JSON = "application/json"
 TTL_METADATA = "ttlInSeconds"
@@ -102,35 +98,12 @@ def _details(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _ignore(_operation: str, _outcome: str, _seconds: float) -> None:
-    return None
-
-
-def _timed(
-    call: Callable[Concatenate["DaprIO", P], Awaitable[T]],
-) -> Callable[Concatenate["DaprIO", P], Awaitable[T]]:
-    """Tell the instance's observer how long the call took and whether it failed."""
-    operation = call.__name__
-
-    @functools.wraps(call)
-    async def timed(self: "DaprIO", /, *args: P.args, **kwargs: P.kwargs) -> T:
-        started, outcome = time.perf_counter(), "error"
-        try:
-            result = await call(self, *args, **kwargs)
-            outcome = "ok"
-            return result
-        finally:
-            self._observe(operation, outcome, time.perf_counter() - started)
-
-    return timed
-
-
 class DaprIO:
     """Typed, bounded calls to the sidecar; one instance per process, built in the lifespan."""
 
-    def __init__(self, settings: Settings, observe: CallObserver = _ignore) -> None:
+    def __init__(self, settings: Settings, observe: CallObserver = ignore) -> None:
         self._settings = settings
-        self._observe = observe
+        self.observe = observe  # told about every public call (the metrics seam)
         self.sidecar = SidecarConnection(settings.sidecar_wait_seconds)
         self._api_key: str | None = None
 
@@ -166,7 +139,7 @@ class DaprIO:
 
     # -- state ---------------------------------------------------------------------------
 
-    @_timed
+    @timed
     async def get(self, key: str) -> Stored | None:
         client = self._require()
         store = self._settings.state_store
@@ -178,7 +151,7 @@ class DaprIO:
             return None
         return Stored(data=resp.data, etag=resp.etag)
 
-    @_timed
+    @timed
     async def get_many(self, keys: list[str]) -> dict[str, Stored]:
         if not keys:
             return {}
@@ -201,7 +174,7 @@ class DaprIO:
                 found[item.key] = Stored(data=data, etag=item.etag)
         return found
 
-    @_timed
+    @timed
     async def put(
         self,
         key: str,
@@ -229,7 +202,7 @@ class DaprIO:
             ),
         )
 
-    @_timed
+    @timed
     async def delete(self, key: str, etag: str | None) -> None:
         client = self._require()
         store = self._settings.state_store
@@ -238,7 +211,7 @@ class DaprIO:
             client.delete_state(store, key, etag=etag),
         )
 
-    @_timed
+    @timed
     async def transact(self, writes: list[Write]) -> None:
         """Commit `writes` as one state transaction (with the outbox: their event too).
 
@@ -266,7 +239,7 @@ class DaprIO:
 
     # -- secrets and invocation ----------------------------------------------------------
 
-    @_timed
+    @timed
     async def notification_api_key(self) -> str:
         """The notification-service API key, from the Dapr secret store only (cached; a
         rejected key is forgotten, so the next call reads it again)."""
@@ -284,7 +257,7 @@ class DaprIO:
         self._api_key = value
         return value
 
-    @_timed
+    @timed
     async def notify(self, event: TaskEvent) -> None:
         """POST the event to notification-service `notify` through Dapr invocation."""
         client = self._require()
@@ -316,7 +289,7 @@ class DaprIO:
 
     # -- health --------------------------------------------------------------------------
 
-    @_timed
+    @timed
     async def missing_components(self) -> list[str]:
         """Components this app needs that the sidecar has not loaded (raises if unreachable)."""
         client = self._require()
