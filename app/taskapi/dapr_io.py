@@ -23,6 +23,7 @@ from dapr_sidecar import SidecarConnection
 from taskapi.errors import DaprUnavailableError, EtagConflictError, InvocationError
 from taskapi.models import TaskEvent
 from taskapi.settings import Settings
+from taskapi.timing import CallObserver, ignore, timed
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ REJECTED_KEY_HTTP = frozenset({401, 403})
 # marked as projection is not stored; its value becomes the published event of the write
 # with the same key, with this content type (a CloudEvent whose `data` is the JSON object).
 PROJECTION = {"outbox.projection": "true", "contentType": JSON}
+# Metadata of the state store Component without which the outbox publishes nothing.
+OUTBOX_METADATA = ("outboxPublishPubsub", "outboxPublishTopic")
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,9 @@ def _details(exc: BaseException) -> str:
 class DaprIO:
     """Typed, bounded calls to the sidecar; one instance per process, built in the lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, observe: CallObserver = ignore) -> None:
         self._settings = settings
+        self.observe = observe  # told about every public call (the metrics seam)
         self.sidecar = SidecarConnection(settings.sidecar_wait_seconds)
         self._api_key: str | None = None
 
@@ -135,6 +139,7 @@ class DaprIO:
 
     # -- state ---------------------------------------------------------------------------
 
+    @timed
     async def get(self, key: str) -> Stored | None:
         client = self._require()
         store = self._settings.state_store
@@ -146,6 +151,7 @@ class DaprIO:
             return None
         return Stored(data=resp.data, etag=resp.etag)
 
+    @timed
     async def get_many(self, keys: list[str]) -> dict[str, Stored]:
         if not keys:
             return {}
@@ -168,6 +174,7 @@ class DaprIO:
                 found[item.key] = Stored(data=data, etag=item.etag)
         return found
 
+    @timed
     async def put(
         self,
         key: str,
@@ -195,6 +202,7 @@ class DaprIO:
             ),
         )
 
+    @timed
     async def delete(self, key: str, etag: str | None) -> None:
         client = self._require()
         store = self._settings.state_store
@@ -203,6 +211,7 @@ class DaprIO:
             client.delete_state(store, key, etag=etag),
         )
 
+    @timed
     async def transact(self, writes: list[Write]) -> None:
         """Commit `writes` as one state transaction (with the outbox: their event too).
 
@@ -230,9 +239,11 @@ class DaprIO:
 
     # -- secrets and invocation ----------------------------------------------------------
 
-    async def notification_api_key(self, refresh: bool = False) -> str:
-        """The notification-service API key, from the Dapr secret store only (cached)."""
-        if self._api_key is not None and not refresh:
+    @timed
+    async def notification_api_key(self) -> str:
+        """The notification-service API key, from the Dapr secret store only (cached; a
+        rejected key is forgotten, so the next call reads it again)."""
+        if self._api_key is not None:
             return self._api_key
         client = self._require()
         s = self._settings
@@ -246,6 +257,7 @@ class DaprIO:
         self._api_key = value
         return value
 
+    @timed
     async def notify(self, event: TaskEvent) -> None:
         """POST the event to notification-service `notify` through Dapr invocation."""
         client = self._require()
@@ -277,6 +289,7 @@ class DaprIO:
 
     # -- health --------------------------------------------------------------------------
 
+    @timed
     async def missing_components(self) -> list[str]:
         """Components this app needs that the sidecar has not loaded (raises if unreachable)."""
         client = self._require()

@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        io = DaprIO(settings)
+        io = DaprIO(settings, observe=metrics.observe_dapr_call)
         store = TaskStore(io, settings)
         app.state.settings = settings
         app.state.io = io
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Task API", version="2", lifespan=lifespan)
     problems.install(app)
-    metrics.install(app)  # OP-HA: GET /metrics (requests by route/status, Dapr call latency)
+    metrics.install(app)  # GET /metrics (requests by route and status, Dapr call latency)
     app.include_router(health.router)
     app.include_router(routes.router)
     subscriber.subscribe(app, settings)

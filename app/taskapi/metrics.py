@@ -2,23 +2,17 @@
 
 Installed by one call in main.create_app. Routes are labelled by their template
 (``/tasks/{task_id}``), never the raw path, so the series stay bounded. Dapr calls are timed
-by wrapping DaprIO's public coroutines at install time: dapr_io stays the one module that
-talks to Dapr and needs no knowledge of metrics.
+through DaprIO's observer (``observe_dapr_call``, given to its constructor): dapr_io stays the
+one module that talks to Dapr and needs no knowledge of metrics.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from taskapi.dapr_io import DaprIO
 
 REQUESTS = Counter(
     "taskapi_http_requests",
@@ -36,30 +30,11 @@ DAPR_CALLS = Histogram(
     ["operation", "outcome"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-_WRAPPED = "__taskapi_metrics__"
 
 
-def _timed(operation: str, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    @functools.wraps(call)
-    async def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            result = await call(*args, **kwargs)
-            outcome = "ok"
-            return result
-        finally:
-            DAPR_CALLS.labels(operation, outcome).observe(time.perf_counter() - started)
-
-    setattr(timed, _WRAPPED, True)
-    return timed
-
-
-def instrument_dapr_io() -> None:
-    """Time every public coroutine of DaprIO (once per process)."""
-    for name, member in inspect.getmembers(DaprIO, inspect.iscoroutinefunction):
-        if not name.startswith("_") and not getattr(member, _WRAPPED, False):
-            setattr(DaprIO, name, _timed(name, member))
+def observe_dapr_call(operation: str, outcome: str, seconds: float) -> None:
+    """DaprIO's call observer."""
+    DAPR_CALLS.labels(operation, outcome).observe(seconds)
 
 
 def route_of(scope: Scope) -> str:
@@ -103,8 +78,7 @@ class CountRequests:
 
 
 def install(app: FastAPI) -> None:
-    """Count every request, time Dapr calls and serve GET /metrics."""
-    instrument_dapr_io()
+    """Count every request and serve GET /metrics."""
     app.add_middleware(CountRequests)
 
     @app.get("/metrics", include_in_schema=False)

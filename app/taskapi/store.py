@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from taskapi import etags
-from taskapi.dapr_io import DaprIO, Stored, Write
+from taskapi.dapr_io import OUTBOX_METADATA, DaprIO, Stored, Write
 from taskapi.errors import (
     ConflictRetriesExhaustedError,
     DaprUnavailableError,
@@ -145,7 +145,7 @@ class TaskStore:
                 raise DaprUnavailableError(
                     f"state store {self._settings.state_store!r} applied only part of a "
                     "transaction; check that it has the outbox metadata "
-                    "(outboxPublishPubsub, outboxPublishTopic)"
+                    f"({', '.join(OUTBOX_METADATA)})"
                 )
             # The projection directly BEFORE its write: daprd 1.17 removes projections from
             # the list while iterating over it, which leaves this order intact; and on a

@@ -13,14 +13,14 @@ from typing import Any
 
 from taskapi_operator import names
 from taskapi_operator.compact import compact
-from taskapi_operator.names import ChildKind
+from taskapi_operator.names import Kind
 
 # Fields dropped from cached objects: large and never read.
 _DROPPED_METADATA = ("managedFields",)
 COMPONENTS_BY_NAME = "components_by_name"
 
 
-def index_id(kind: ChildKind) -> str:
+def index_id(kind: Kind) -> str:
     """The kopf index (and handler kwarg) holding ``kind`` by instance."""
     return f"cached_{kind.plural}"
 
@@ -124,12 +124,10 @@ class Caches:
     def __init__(self, indices: Mapping[str, Mapping[Any, Iterable[Any]]]) -> None:
         self._indices = indices
 
-    def children(self, kind: ChildKind, namespace: str, instance: str) -> list[dict[str, Any]]:
+    def children(self, kind: Kind, namespace: str, instance: str) -> list[dict[str, Any]]:
         return _values(self._indices.get(index_id(kind)), (namespace, instance))
 
-    def child(
-        self, kind: ChildKind, namespace: str, instance: str, name: str
-    ) -> dict[str, Any] | None:
+    def child(self, kind: Kind, namespace: str, instance: str, name: str) -> dict[str, Any] | None:
         for obj in self.children(kind, namespace, instance):
             if obj["metadata"].get("name") == name:
                 return obj

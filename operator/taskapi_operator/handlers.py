@@ -1,26 +1,22 @@
-"""Thin kopf handlers: they feed the Reconciler and its caches; no finalizer, no progress.
+"""Thin kopf handlers: they feed the work queue and its caches; no finalizer, no progress.
 
-Handlers are ``async``: kopf runs sync handlers in a thread pool, where the Reconciler's
+Handlers are ``async``: kopf runs sync handlers in a thread pool, where the work queue's
 asyncio tasks cannot be scheduled.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import kopf
 
-from taskapi_operator import cache, metrics, names, replica
-from taskapi_operator.cache import Caches
-from taskapi_operator.kube import Kube
-from taskapi_operator.reconcile import Key, Reconciler
+from taskapi_operator import cache, names, runtime
+from taskapi_operator.entries import Key
+from taskapi_operator.runtime import Runtime
 from taskapi_operator.settings import OperatorSettings
 
 logger = logging.getLogger("taskapi_operator")
-# The running reconciler: tests read its counters; handlers reach it through memo.
-RUNNING: dict[str, Reconciler] = {}
 # Kinds watched only for objects the operator labelled: filtered by the API server. The
 # Components watch is the exception: referenced Components are the user's and unlabelled.
 _SERVER_FILTERED = tuple(k for k in (*names.CHILD_KINDS, names.PODS) if k.plural != "components")
@@ -28,7 +24,7 @@ _SERVER_FILTERED = tuple(k for k in (*names.CHILD_KINDS, names.PODS) if k.plural
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Tune kopf in one place and start the reconciler with its periodic resync."""
+    """Tune kopf in one place and start the operator (runtime.py) with its periodic resync."""
     ours = OperatorSettings()
     settings.networking.request_timeout = ours.request_timeout_seconds
     settings.networking.connect_timeout = min(10.0, ours.request_timeout_seconds)
@@ -48,14 +44,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     settings.peering.standalone = True
     indices = {k: v for k, v in kwargs.items() if k.startswith("cached_")}
     indices[cache.COMPONENTS_BY_NAME] = kwargs[cache.COMPONENTS_BY_NAME]
-    kube = Kube(settings, ours.field_manager, observer=metrics.count_api_request)
-    reconciler = Reconciler(
-        kube, Caches(indices), ours, logger, prober=metrics.CountingProber(ours)
-    )
-    memo["reconciler"] = reconciler
-    memo["resync"] = asyncio.create_task(reconciler.resync_forever())
-    memo["replica"] = await replica.start(reconciler, kube, ours, logger)  # OP-HA: Lease, /metrics
-    RUNNING["reconciler"] = reconciler
+    memo["runtime"] = await runtime.start(settings, indices, ours, logger)
     logger.info(
         "Started field_manager=%s probe_port=%d resync=%ss namespaces=%s",
         ours.field_manager,
@@ -67,31 +56,23 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    running: replica.Replica | None = memo.get("replica")
+    running: Runtime | None = memo.get("runtime")
     if running is not None:
-        await running.stop()  # first: stop leading and release the Lease
-    resync: asyncio.Task[None] | None = memo.get("resync")
-    if resync is not None:
-        resync.cancel()
-        await asyncio.gather(resync, return_exceptions=True)
-    reconciler: Reconciler | None = memo.get("reconciler")
-    if reconciler is not None:
-        await reconciler.stop()
-    RUNNING.pop("reconciler", None)
+        await running.stop()
 
 
 @kopf.on.probe(id="reconciler")
 def liveness(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
     """The liveness endpoint reports what the reconciler has done (tests read it too)."""
-    reconciler: Reconciler = memo["reconciler"]
-    counters = reconciler.kube.counters
+    running: Runtime = memo["runtime"]
+    counters = running.kube.counters
     return {
-        "taskapis": len(reconciler.known()),
-        "passes": reconciler.passes,
+        "taskapis": len(running.entries),
+        "passes": running.reconciler.passes,
         "reads": counters.reads,
         "writes": counters.writes,
         "requests": dict(counters.by_verb),
-        "probes": reconciler.prober.probes,
+        "probes": running.prober.probes,
     }
 
 
@@ -99,14 +80,14 @@ def liveness(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
 async def taskapi_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A TaskApi event schedules a full pass, except the echo of the operator's own status
     write (same spec and metadata), which needs none."""
-    reconciler: Reconciler = memo["reconciler"]
+    running: Runtime = memo["runtime"]
     if type == "DELETED":
         # Children go with it through their ownerReferences (garbage collection).
-        reconciler.forget((body["metadata"]["namespace"], body["metadata"]["name"]))
+        running.entries.forget((body["metadata"]["namespace"], body["metadata"]["name"]))
         return
-    key, full = reconciler.remember(dict(body))
+    key, full = running.entries.remember(dict(body))
     if full:
-        reconciler.kick(key, full=True)
+        running.queue.kick(key, full=True)
 
 
 def _owner_key(body: kopf.Body) -> Key | None:
@@ -123,9 +104,9 @@ async def _on_child(
     status-only change (a Deployment's pods becoming ready) a status pass."""
     key = _owner_key(body)
     if key is not None:
-        reconciler: Reconciler = memo["reconciler"]
-        full = reconciler.spec_changes.changed(resource.plural, body, deleted=type == "DELETED")
-        reconciler.kick(key, full=full)
+        running: Runtime = memo["runtime"]
+        full = running.spec_changes.changed(resource.plural, body, deleted=type == "DELETED")
+        running.queue.kick(key, full=full)
 
 
 def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
@@ -159,4 +140,5 @@ async def pod_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Pod readiness changes only need a status pass (pods are the ReplicaSet's, not ours)."""
     instance = body["metadata"].get("labels", {}).get(names.LABEL_INSTANCE)
     if instance:
-        memo["reconciler"].kick((body["metadata"]["namespace"], instance), full=False)
+        running: Runtime = memo["runtime"]
+        running.queue.kick((body["metadata"]["namespace"], instance), full=False)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 
 def stuck(pending: int, last_progress: float, now: float, stuck_after: float) -> bool:
@@ -26,7 +26,7 @@ def stuck(pending: int, last_progress: float, now: float, stuck_after: float) ->
 class Progress:
     """When the reconcile loop last moved: a pass finished, or nothing was waiting.
 
-    Fed by the Reconciler's ``on_pass`` seam; an idle queue seen by a probe counts as
+    Fed by the work queue's pass observer; an idle queue seen by a probe counts as
     progress too, so the first pass after a long quiet spell is not mistaken for a stall.
     """
 
@@ -51,8 +51,9 @@ def ready(leading: bool, last_round: float, now: float, lease_duration: float) -
 
 @dataclass
 class Probes:
-    """Callables into the running reconciler and elector (set at startup)."""
+    """Callables into the running work queue and elector, and the metrics registry."""
 
+    registry: CollectorRegistry
     pending: Callable[[], int]
     progress: Progress
     stuck_after: float
@@ -69,7 +70,7 @@ def _text(status: int, body: str) -> web.Response:
 def app(probes: Probes) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(
-            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            body=generate_latest(probes.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
     async def livez(_: web.Request) -> web.Response:

@@ -1,42 +1,30 @@
-"""The operator's only Kubernetes I/O: apply, delete and read children, patch status, post Events.
+"""The operator's only Kubernetes I/O: apply, delete and read children, patch status, post
+Events, read and write the leader-election Lease.
 
-Requests go through kopf's own API machinery (``kopf._cogs.clients.api.request``): the same
-aiohttp session, credentials vault (re-login on 401) and timeouts as kopf's watches, async end
-to end. That replaced a blocking ``kubernetes`` client driven through a thread pool, and is
-less code than a second client (lightkube, kr8s) with a second login. The module is internal
-to kopf, so pyproject pins kopf below 1.46; this is the one file that touches it.
-kopf's own retries are switched off (``backoffs=()``): the Reconciler decides what is
-transient and when to retry, and a 403 (which kopf would retry) is an answer here.
+Requests go over apiclient.ApiClient (one aiohttp session logged in with kopf's public login
+helpers); URLs are kopf.Resource's. Every failure becomes a KubeError, classified once, here:
+one worth retrying is also an errors.TransientError, which the work queue retries quietly;
+any other is a lasting answer (invalid, forbidden, not found) for the caller to act on.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
-import aiohttp
 import kopf
-from kopf._cogs.clients import api as kopf_api
-from kopf._cogs.clients import errors as kopf_errors
 
 from taskapi_operator import names
+from taskapi_operator.apiclient import ApiClient, ApiError
+from taskapi_operator.errors import TransientError
 from taskapi_operator.leadership import LeaseConflictError
-from taskapi_operator.names import ChildKind
+from taskapi_operator.names import Kind
 
 # HTTP statuses that say "try again" rather than "your request is wrong".
 _TRANSIENT_STATUSES = frozenset({408, 409, 429})
-# kopf logs every failed attempt at ERROR level ("escalating"); the Reconciler reports
-# failures itself (a 403 on a Secret check is an answer, not an error), so kopf's copy is muted.
-_QUIET = logging.getLogger("taskapi_operator.kube.kopf")
-_QUIET.propagate = False
-_QUIET.setLevel(logging.CRITICAL)
-TASKAPIS = ChildKind(names.GROUP, names.VERSION, names.KIND, names.PLURAL)
-SECRETS = ChildKind("", "v1", "Secret", "secrets")
-EVENTS = ChildKind("", "v1", "Event", "events")
-LEASES = ChildKind("coordination.k8s.io", "v1", "Lease", "leases")  # leader election
+_JSON = "application/json"
 
 
 class KubeError(Exception):
@@ -60,6 +48,22 @@ class KubeError(Exception):
         return self.status == 403 and "being terminated" in self.message
 
 
+class TransientKubeError(KubeError, TransientError):
+    """A KubeError that passes by itself (or with its namespace): retried, never reported."""
+
+    @property
+    def terminating(self) -> bool:
+        return self.namespace_terminating
+
+
+def kube_error(status: int, message: str) -> KubeError:
+    """The one classification of a failed call."""
+    error = KubeError(status, message)
+    if error.transient or error.namespace_terminating:
+        return TransientKubeError(status, message)
+    return error
+
+
 @dataclass
 class Counters:
     """Requests issued, by verb: tests and the liveness probe show a steady state writes
@@ -76,32 +80,40 @@ class Counters:
         return sum(n for verb, n in self.by_verb.items() if verb != "GET")
 
 
-def resource_path(
-    kind: ChildKind, namespace: str, name: str | None = None, subresource: str | None = None
+@functools.cache
+def _resource(kind: Kind) -> kopf.Resource:
+    return kopf.Resource(kind.group, kind.version, kind.plural, kind=kind.kind, namespaced=True)
+
+
+def url(
+    kind: Kind,
+    namespace: str,
+    name: str | None = None,
+    *,
+    subresource: str | None = None,
+    params: dict[str, str] | None = None,
 ) -> str:
-    prefix = f"/apis/{kind.api_version}" if kind.group else f"/api/{kind.version}"
-    path = f"{prefix}/namespaces/{namespace}/{kind.plural}"
-    if name:
-        path += f"/{name}"
-    if subresource:
-        path += f"/{subresource}"
-    return path
+    where: Any = namespace  # kopf types it as its NamespaceName (a NewType of str)
+    return _resource(kind).get_url(
+        namespace=where, name=name, subresource=subresource, params=params
+    )
 
 
 # Called after every request with (verb, kind plural, HTTP status or 0): the metrics hook.
 RequestObserver = Callable[[str, str, int], None]
 
 
+def _ignore(_verb: str, _plural: str, _status: int) -> None:
+    return None
+
+
 class Kube:
     """One field manager for every write; every request passes through ``_request``."""
 
     def __init__(
-        self,
-        settings: kopf.OperatorSettings,
-        field_manager: str,
-        observer: RequestObserver | None = None,
+        self, client: ApiClient, field_manager: str, observer: RequestObserver = _ignore
     ) -> None:
-        self._settings = settings
+        self._client = client
         self._field_manager = field_manager
         self._observer = observer
         self.counters = Counters()
@@ -109,47 +121,33 @@ class Kube:
     async def _request(
         self,
         method: str,
-        kind: ChildKind,
+        kind: Kind,
         path: str,
         *,
-        query: Mapping[str, str] | None = None,
         body: Any = None,
-        content_type: str | None = None,
+        content_type: str = _JSON,
         count: bool = True,
     ) -> Any:
-        if count:  # the Lease's renewals are election traffic, not reconcile I/O (OP-HA)
+        if count:  # the Lease's renewals are election traffic, not reconcile I/O
             self.counters.by_verb[method] = self.counters.by_verb.get(method, 0) + 1
-        url = f"{path}?{urlencode(dict(query))}" if query else path
-        headers = {"Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
+        headers = {"Accept": _JSON, "Content-Type": content_type}
         status = 0
         try:
-            response = await kopf_api.request(
-                method,
-                url,
-                payload=body,
-                headers=headers,
-                settings=self._settings,
-                backoffs=(),
-                logger=_QUIET,
-            )
-            async with response:
-                status = response.status
-                return await response.json() if response.content_length != 0 else None
-        except kopf_errors.APIError as e:
+            status, answer = await self._client.request(method, path, body=body, headers=headers)
+        except ApiError as e:
             status = e.status
-            raise KubeError(e.status, e.message or str(e) or f"{method} {path}") from e
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise KubeError(0, f"{method} {path}: {type(e).__name__}: {e}".rstrip(": ")) from e
+            raise kube_error(e.status, e.message or f"{method} {path}") from e
         finally:
-            if self._observer is not None:
-                self._observer(method, kind.plural, status)
+            self._observer(method, kind.plural, status)
+        return answer
 
-    async def get(self, kind: ChildKind, namespace: str, name: str) -> dict[str, Any] | None:
+    async def get(
+        self, kind: Kind, namespace: str, name: str, *, count: bool = True
+    ) -> dict[str, Any] | None:
+        """The object, or None when there is none (404)."""
         try:
             found: dict[str, Any] = await self._request(
-                "GET", kind, resource_path(kind, namespace, name)
+                "GET", kind, url(kind, namespace, name), count=count
             )
         except KubeError as e:
             if e.status == 404:
@@ -159,19 +157,19 @@ class Kube:
 
     async def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side apply (create or update) of a manifest this field manager owns."""
-        kind = names.child_kind(manifest["apiVersion"], manifest["kind"])
+        kind = names.kind_of(manifest["apiVersion"], manifest["kind"])
         meta = manifest["metadata"]
+        params = {"fieldManager": self._field_manager, "force": "true"}
         applied: dict[str, Any] = await self._request(
             "PATCH",
             kind,
-            resource_path(kind, meta["namespace"], meta["name"]),
-            query={"fieldManager": self._field_manager, "force": "true"},
+            url(kind, meta["namespace"], meta["name"], params=params),
             body=dict(manifest),
             content_type="application/apply-patch+yaml",
         )
         return applied
 
-    async def delete(self, kind: ChildKind, namespace: str, name: str, uid: str) -> None:
+    async def delete(self, kind: Kind, namespace: str, name: str, uid: str) -> None:
         """Delete exactly the object seen (uid precondition): never a same-named newcomer."""
         options = {
             "apiVersion": "v1",
@@ -180,7 +178,7 @@ class Kube:
             "propagationPolicy": "Background",
         }
         try:
-            await self._request("DELETE", kind, resource_path(kind, namespace, name), body=options)
+            await self._request("DELETE", kind, url(kind, namespace, name), body=options)
         except KubeError as e:
             if e.status != 404:
                 raise
@@ -190,8 +188,8 @@ class Kube:
     ) -> dict[str, Any]:
         updated: dict[str, Any] = await self._request(
             "PATCH",
-            TASKAPIS,
-            resource_path(TASKAPIS, namespace, name, "status"),
+            names.TASKAPIS,
+            url(names.TASKAPIS, namespace, name, subresource="status"),
             body={"status": dict(patch)},
             content_type="application/merge-patch+json",
         )
@@ -199,7 +197,7 @@ class Kube:
 
     async def secret_exists(self, namespace: str, name: str) -> bool:
         """Raises KubeError 403 where the operator may not read Secrets (the default)."""
-        return await self.get(SECRETS, namespace, name) is not None
+        return await self.get(names.SECRETS, namespace, name) is not None
 
     async def post_event(
         self, involved: Mapping[str, Any], kind: str, reason: str, message: str, now: str
@@ -227,29 +225,23 @@ class Kube:
             "lastTimestamp": now,
             "count": 1,
         }
-        await self._request("POST", EVENTS, resource_path(EVENTS, meta["namespace"]), body=event)
+        events = names.EVENTS
+        await self._request("POST", events, url(events, meta["namespace"]), body=event)
 
-    # -- the leader-election Lease (leadership.LeaseApi; OP-HA) -------------------------------
+    # -- the leader-election Lease (leadership.LeaseApi) --------------------------------------
 
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = await self._request(
-                "GET", LEASES, resource_path(LEASES, namespace, name), count=False
-            )
-        except KubeError as e:
-            if e.status == 404:
-                return None
-            raise
-        return found
+        return await self.get(names.LEASES, namespace, name, count=False)
 
     async def create_lease(self, lease: Mapping[str, Any]) -> dict[str, Any]:
-        path = resource_path(LEASES, lease["metadata"]["namespace"])
-        return await self._lease_write("POST", path, lease)
+        return await self._lease_write(
+            "POST", url(names.LEASES, lease["metadata"]["namespace"]), lease
+        )
 
     async def replace_lease(self, lease: Mapping[str, Any]) -> dict[str, Any]:
         meta = lease["metadata"]
         return await self._lease_write(
-            "PUT", resource_path(LEASES, meta["namespace"], meta["name"]), lease
+            "PUT", url(names.LEASES, meta["namespace"], meta["name"]), lease
         )
 
     async def _lease_write(
@@ -257,10 +249,13 @@ class Kube:
     ) -> dict[str, Any]:
         try:
             written: dict[str, Any] = await self._request(
-                method, LEASES, path, body=dict(lease), count=False
+                method, names.LEASES, path, body=dict(lease), count=False
             )
         except KubeError as e:
             if e.status == 409:
                 raise LeaseConflictError(e.message) from e
             raise
         return written
+
+    async def close(self) -> None:
+        await self._client.close()

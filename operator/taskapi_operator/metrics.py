@@ -1,89 +1,101 @@
 """The operator's Prometheus series, in one place: what a platform team alerts and graphs on.
 
-Counters are fed by the operator's seams (Kube's request observer, the Reconciler's
-``on_pass`` and its Prober); gauges that describe state
-(queue depth, TaskApis by Ready reason, leadership) are computed at scrape time from the
-running reconciler and elector, so they can never drift from what the process holds.
-The default registry also carries the process collector (RSS, CPU seconds): the benchmark
-reads those.
+Everything lives in a registry the caller gives (runtime.py: one per process, served by
+health.py), nothing is registered at import. Counters are fed by the operator's seams (Kube's
+request observer, the work queue's pass observer, the Prober's results); gauges that describe
+state (queue depth, TaskApis by Ready reason, leadership) are computed at scrape time by a
+StateCollector over callables into the running objects, so they can never drift from what the
+process holds. The registry also carries the process collector (RSS, CPU seconds): the
+benchmark reads those.
 """
 
 from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from taskapi_operator import names
-from taskapi_operator.probe import Prober
 from taskapi_operator.status.subscription import PodProbe
 
 PREFIX = "taskapi_operator"
-
-RECONCILE_PASSES = Counter(
-    f"{PREFIX}_reconcile_passes",
-    "Reconcile passes run, by outcome (ok, transient, error, terminating).",
-    ["outcome"],
-)
-RECONCILE_DURATION = Histogram(
-    f"{PREFIX}_reconcile_duration_seconds",
-    "Duration of one reconcile pass (applies, reads, sidecar probes, status write).",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
-RECONCILE_ERRORS = Counter(
-    f"{PREFIX}_reconcile_errors",
-    "Failed reconcile passes, by reason: transient (retried with backoff), error (a bug or "
-    "an answer the operator cannot act on).",
-    ["reason"],
-)
-PROBE_RESULTS = Counter(
-    f"{PREFIX}_probe_results",
-    "Sidecar metadata probes, by result (registered, unregistered, error).",
-    ["state"],
-)
-API_REQUESTS = Counter(
-    f"{PREFIX}_api_requests",
-    "Kubernetes API requests of the reconciler and the elector (kopf's watches apart), by "
-    "verb, resource and HTTP status (0: no answer).",
-    ["verb", "resource", "code"],
-)
 # The reconciler reads through the watch caches: its GETs are by name (Secrets, the Lease).
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
-def count_api_request(method: str, resource: str, status: int) -> None:
-    """kube.Kube's request observer."""
-    API_REQUESTS.labels(_VERBS.get(method, method.lower()), resource, str(status)).inc()
+def registry() -> CollectorRegistry:
+    """A registry with the process, platform and GC collectors (as the default one has)."""
+    out = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=out)
+    PlatformCollector(registry=out)
+    GCCollector(registry=out)
+    return out
 
 
-def observe_pass(_key: object, seconds: float, outcome: str) -> None:
-    """The Reconciler's ``on_pass`` seam."""
-    RECONCILE_PASSES.labels(outcome).inc()
-    RECONCILE_DURATION.observe(seconds)
-    if outcome in ("transient", "error"):
-        RECONCILE_ERRORS.labels(outcome).inc()
+class Metrics:
+    """The counters and histograms, registered in ``registry``; their methods are the seams."""
 
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.passes = Counter(
+            f"{PREFIX}_reconcile_passes",
+            "Reconcile passes run, by outcome (ok, transient, error, terminating).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            f"{PREFIX}_reconcile_duration_seconds",
+            "Duration of one reconcile pass (applies, reads, sidecar probes, status write).",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.errors = Counter(
+            f"{PREFIX}_reconcile_errors",
+            "Failed reconcile passes, by reason: transient (retried with backoff), error (a "
+            "bug or an answer the operator cannot act on).",
+            ["reason"],
+            registry=registry,
+        )
+        self.probes = Counter(
+            f"{PREFIX}_probe_results",
+            "Sidecar metadata probes, by result (registered, unregistered, error).",
+            ["state"],
+            registry=registry,
+        )
+        self.requests = Counter(
+            f"{PREFIX}_api_requests",
+            "Kubernetes API requests of the reconciler and the elector (kopf's watches apart), "
+            "by verb, resource and HTTP status (0: no answer).",
+            ["verb", "resource", "code"],
+            registry=registry,
+        )
 
-def count_probes(results: Iterable[PodProbe]) -> None:
-    for probe in results:
-        state = "error" if probe.error else "registered" if probe.registered else "unregistered"
-        PROBE_RESULTS.labels(state).inc()
+    def count_api_request(self, method: str, resource: str, status: int) -> None:
+        """kube.Kube's request observer."""
+        self.requests.labels(_VERBS.get(method, method.lower()), resource, str(status)).inc()
 
+    def observe_pass(self, _key: object, seconds: float, outcome: str) -> None:
+        """The work queue's pass observer."""
+        self.passes.labels(outcome).inc()
+        self.duration.observe(seconds)
+        if outcome in ("transient", "error"):
+            self.errors.labels(outcome).inc()
 
-class CountingProber(Prober):
-    """The operator's Prober, counting each result by state."""
-
-    async def probe(
-        self, pods: Iterable[tuple[str, str]], pubsub: str, topic: str
-    ) -> list[PodProbe]:
-        results = await super().probe(pods, pubsub, topic)
-        count_probes(results)
-        return results
+    def count_probes(self, results: Iterable[PodProbe]) -> None:
+        """probe.Prober's result observer."""
+        for probe in results:
+            state = "error" if probe.error else "registered" if probe.registered else "unregistered"
+            self.probes.labels(state).inc()
 
 
 def ready_reasons(bodies: Iterable[Mapping[str, Any]]) -> Tally[tuple[str, str]]:
@@ -99,38 +111,35 @@ def ready_reasons(bodies: Iterable[Mapping[str, Any]]) -> Tally[tuple[str, str]]
     return tally
 
 
-@dataclass
-class State:
-    """Where the scrape-time gauges read from; set once the reconciler/elector exist."""
+class StateCollector(Collector):
+    """Scrape-time gauges over the running objects."""
 
-    bodies: Callable[[], Iterable[Mapping[str, Any]]] = lambda: ()
-    queue_depth: Callable[[], int] = lambda: 0
-    leading: Callable[[], bool] = lambda: False
+    def __init__(
+        self,
+        bodies: Callable[[], Iterable[Mapping[str, Any]]],
+        queue_depth: Callable[[], int],
+        leading: Callable[[], bool],
+    ) -> None:
+        self._bodies = bodies
+        self._queue_depth = queue_depth
+        self._leading = leading
 
-
-STATE = State()
-
-
-class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
             f"{PREFIX}_queue_depth", "TaskApis with a reconcile pass pending or running."
         )
-        depth.add_metric([], STATE.queue_depth())
+        depth.add_metric([], self._queue_depth())
         yield depth
         leader = GaugeMetricFamily(
             f"{PREFIX}_leader", "1 while this replica holds the Lease and reconciles."
         )
-        leader.add_metric([], 1.0 if STATE.leading() else 0.0)
+        leader.add_metric([], 1.0 if self._leading() else 0.0)
         yield leader
         taskapis = GaugeMetricFamily(
             f"{PREFIX}_taskapis",
             "TaskApis this replica knows, by Ready status and reason.",
             labels=["ready", "reason"],
         )
-        for (ready, reason), count in sorted(ready_reasons(STATE.bodies()).items()):
+        for (ready, reason), count in sorted(ready_reasons(self._bodies()).items()):
             taskapis.add_metric([ready, reason], count)
         yield taskapis
-
-
-REGISTRY.register(_StateCollector())

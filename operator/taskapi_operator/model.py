@@ -10,6 +10,7 @@ in agreement).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -154,6 +155,15 @@ class TaskApiSpec(_Model):
     sidecar: SidecarSpec
 
 
+@dataclass(frozen=True)
+class ComponentNames:
+    """The Dapr component names the app is told to use, managed or referenced."""
+
+    statestore: str
+    pubsub: str
+    secretstore: str
+
+
 class InvalidSpecError(ValueError):
     """The spec passed admission but cannot be reconciled; the message says why."""
 
@@ -171,6 +181,34 @@ class TaskApi(_Model):
     @property
     def app_id(self) -> str:
         return self.spec.app_id or self.name
+
+    def _component(self, spec: ComponentSpec, component: str) -> str:
+        return spec.ref.name if spec.ref is not None else names.component_name(self.name, component)
+
+    @property
+    def component_names(self) -> ComponentNames:
+        spec = self.spec
+        return ComponentNames(
+            statestore=self._component(spec.state_store, names.COMPONENT_STATESTORE),
+            pubsub=self._component(spec.pubsub, names.COMPONENT_PUBSUB),
+            secretstore=self._component(spec.secret_store, names.COMPONENT_SECRETSTORE),
+        )
+
+    def referenced_components(self) -> list[str]:
+        """Names of existing components the instance uses but does not own."""
+        specs = (self.spec.state_store, self.spec.pubsub, self.spec.secret_store)
+        return [s.ref.name for s in specs if s.ref is not None]
+
+    def referenced_secrets(self) -> list[str]:
+        """Secrets that must exist: managed components' secretKeyRefs and the notification
+        key."""
+        found = {self.spec.notifications.secret_name}
+        for spec in (self.spec.state_store, self.spec.pubsub, self.spec.secret_store):
+            if spec.managed is not None:
+                found.update(
+                    i.secret_key_ref.name for i in spec.managed.metadata if i.secret_key_ref
+                )
+        return sorted(found)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> TaskApi:

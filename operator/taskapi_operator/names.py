@@ -161,18 +161,31 @@ READY_FAILURE_REASONS: Final = frozenset(
 READY_TRANSIENT_REASONS: Final = frozenset(
     {REASON_SIDECAR_NOT_READY, REASON_PODS_NOT_READY, REASON_PAUSED}
 )
-# Every reason status.py may give Ready=False; it refuses to emit any other.
+# Every reason the status package may give Ready=False; it refuses to emit any other.
 READY_FALSE_REASONS: Final = READY_FAILURE_REASONS | READY_TRANSIENT_REASONS
 
+# --- reasons of the other conditions (and of Ready=True) ------------------------------------
+REASON_READY: Final = "Ready"
+REASON_COMPONENTS_READY: Final = "ComponentsReady"
+REASON_SIDECARS_READY: Final = "SidecarsReady"
+REASON_NO_PODS_DESIRED: Final = "NoPodsDesired"
+REASON_NO_PODS: Final = "NoPods"
+REASON_DEPLOYMENT_NOT_FOUND: Final = "DeploymentNotFound"
+REASON_ROLLOUT_IN_PROGRESS: Final = "RolloutInProgress"
+REASON_DEPLOYMENT_PROGRESSING: Final = "DeploymentProgressing"
+REASON_SUBSCRIPTION_REGISTERED: Final = "SubscriptionRegistered"
+REASON_NO_READY_PODS: Final = "NoReadyPods"
+REASON_PROBE_FAILED: Final = "ProbeFailed"
 
 # Dapr's transactional outbox: metadata a state store needs to publish from a transaction.
-OUTBOX_METADATA: Final = ("outboxPublishPubsub", "outboxPublishTopic")
+OUTBOX_METADATA: Final = (OUTBOX_PUBLISH_PUBSUB, OUTBOX_PUBLISH_TOPIC)
 
 
-# --- the kinds of children: ownership checks, prune, watches, caches and RBAC derive from here
+# --- API kinds: of children (ownership checks, prune, watches, caches and RBAC derive from
+# CHILD_KINDS) and of what the operator reads or writes besides (pods, Secrets, Events, Leases)
 @dataclass(frozen=True)
-class ChildKind:
-    """One kind of object the operator creates (and so may patch and delete)."""
+class Kind:
+    """One API kind: where its objects live (group, version, plural) and what they are called."""
 
     group: str  # "" for the core API group
     version: str
@@ -185,18 +198,23 @@ class ChildKind:
 
 
 CHILD_KINDS: Final = (
-    ChildKind("", "v1", "ServiceAccount", "serviceaccounts"),
-    ChildKind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
-    ChildKind("dapr.io", "v1alpha1", "Component", "components"),
-    ChildKind("", "v1", "Service", "services"),
-    ChildKind("apps", "v1", "Deployment", "deployments"),
-    ChildKind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),  # replicas > 1
-    ChildKind("dapr.io", "v1alpha1", DAPR_RESILIENCY_KIND, "resiliencies"),  # managed pub/sub
+    Kind("", "v1", "ServiceAccount", "serviceaccounts"),
+    Kind("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    Kind("dapr.io", "v1alpha1", "Component", "components"),
+    Kind("", "v1", "Service", "services"),
+    Kind("apps", "v1", "Deployment", "deployments"),
+    Kind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),  # replicas > 1
+    Kind("dapr.io", "v1alpha1", DAPR_RESILIENCY_KIND, "resiliencies"),  # managed pub/sub
 )
-PODS: Final = ChildKind("", "v1", "Pod", "pods")  # read only: the ReplicaSet's, not ours
+PODS: Final = Kind("", "v1", "Pod", "pods")  # read only: the ReplicaSet's, not ours
+TASKAPIS: Final = Kind(GROUP, VERSION, KIND, PLURAL)
+SECRETS: Final = Kind("", "v1", "Secret", "secrets")  # read only: does a referenced one exist
+EVENTS: Final = Kind("", "v1", "Event", "events")
+LEASES: Final = Kind("coordination.k8s.io", "v1", "Lease", "leases")  # leader election
 
 
-def child_kind(api_version: str, kind: str) -> ChildKind:
+def kind_of(api_version: str, kind: str) -> Kind:
+    """The kind of a child manifest (only children are applied)."""
     for found in CHILD_KINDS:
         if (found.api_version, found.kind) == (api_version, kind):
             return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from taskapi_operator.names import ChildKind
+from taskapi_operator.names import Kind
 
 
 def controller(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -20,7 +20,7 @@ def controlled_by(obj: Mapping[str, Any], uid: str) -> bool:
     return ref is not None and ref.get("uid") == uid
 
 
-def conflict(kind: ChildKind, obj: Mapping[str, Any]) -> str:
+def conflict(kind: Kind, obj: Mapping[str, Any]) -> str:
     """What to tell the user about an object with a child's name that is not ours."""
     name = (obj.get("metadata") or {}).get("name", "")
     ref = controller(obj)
@@ -29,7 +29,7 @@ def conflict(kind: ChildKind, obj: Mapping[str, Any]) -> str:
 
 
 def stale(
-    kind: ChildKind,
+    kind: Kind,
     cached: Iterable[Mapping[str, Any]],
     uid: str,
     wanted: set[tuple[str, str]],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -48,12 +48,21 @@ async def _probe_one(
     return PodProbe(pod, registered=has_subscription(body, pubsub, topic))
 
 
+# Called with each probe call's results (metrics count them by state).
+ResultObserver = Callable[[list[PodProbe]], None]
+
+
+def _ignore(_results: list[PodProbe]) -> None:
+    return None
+
+
 class Prober:
     """One HTTP session for every probe of every TaskApi, at most ``probe_concurrency`` in
     flight: the cost of a resync grows with the pods, not with sessions or sockets."""
 
-    def __init__(self, settings: OperatorSettings) -> None:
+    def __init__(self, settings: OperatorSettings, on_results: ResultObserver = _ignore) -> None:
         self._settings = settings
+        self._on_results = on_results
         self._limit = asyncio.Semaphore(settings.probe_concurrency)
         self._session: aiohttp.ClientSession | None = None
         self.probes = 0
@@ -80,20 +89,11 @@ class Prober:
     ) -> list[PodProbe]:
         """Probe ``(pod name, pod IP)`` pairs; failures become PodProbe errors."""
         calls = [self._one(name, ip, pubsub, topic) for name, ip in pods]
-        return list(await asyncio.gather(*calls)) if calls else []
+        results = list(await asyncio.gather(*calls)) if calls else []
+        self._on_results(results)
+        return results
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-async def probe_pods(
-    settings: OperatorSettings, pods: Iterable[tuple[str, str]], pubsub: str, topic: str
-) -> list[PodProbe]:
-    """One-off probes with their own session (tests; the operator keeps one Prober)."""
-    prober = Prober(settings)
-    try:
-        return await prober.probe(pods, pubsub, topic)
-    finally:
-        await prober.close()

@@ -1,7 +1,7 @@
 """What each replica runs beside kopf: the leader election and the metrics/health port.
 
-Started from the kopf startup handler and stopped from its cleanup handler. Without leader
-election (one replica, or tests) the reconciler is simply always active.
+Without leader election (one replica, or tests) the work queue is simply always active; with
+it, the elector switches the queue on and off.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import socket
 from dataclasses import dataclass
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
-from taskapi_operator import health, metrics
-from taskapi_operator.kube import Kube
-from taskapi_operator.leadership import Elector, Timings
-from taskapi_operator.reconcile import Reconciler
+from taskapi_operator import health
+from taskapi_operator.leadership import Elector, LeaseApi, Timings
 from taskapi_operator.settings import OperatorSettings
+from taskapi_operator.workqueue import WorkQueue
 
 
 @dataclass
@@ -26,10 +26,6 @@ class Replica:
     elector: Elector | None
     election: asyncio.Task[None] | None
     server: web.AppRunner | None
-
-    @property
-    def leading(self) -> bool:
-        return self.elector is None or self.elector.leading
 
     async def stop(self) -> None:
         if self.election is not None:
@@ -43,49 +39,44 @@ def identity(settings: OperatorSettings) -> str:
     return settings.identity or f"{socket.gethostname()}_{os.getpid()}"
 
 
+def _elector(
+    queue: WorkQueue, leases: LeaseApi, settings: OperatorSettings, logger: logging.Logger
+) -> Elector:
+    timings = Timings(
+        lease_duration=settings.lease_duration_seconds,
+        renew_deadline=settings.lease_renew_deadline_seconds,
+        retry_period=settings.lease_retry_period_seconds,
+    )
+    return Elector(
+        leases,
+        namespace=settings.lease_namespace,
+        name=settings.lease_name,
+        identity=identity(settings),
+        timings=timings,
+        logger=logger,
+        on_started=queue.activate,  # reconcile everything the warm caches know
+        on_stopped=queue.deactivate,  # passes in flight end now; a standby starts none
+    )
+
+
 async def start(
-    reconciler: Reconciler, kube: Kube, settings: OperatorSettings, logger: logging.Logger
+    queue: WorkQueue,
+    leases: LeaseApi,
+    settings: OperatorSettings,
+    logger: logging.Logger,
+    *,
+    registry: CollectorRegistry,
+    progress: health.Progress,
 ) -> Replica:
-    elector = None
-    if settings.leader_election:
-        timings = Timings(
-            lease_duration=settings.lease_duration_seconds,
-            renew_deadline=settings.lease_renew_deadline_seconds,
-            retry_period=settings.lease_retry_period_seconds,
-        )
-
-        async def started() -> None:  # reconcile everything the warm caches know
-            for key in reconciler.known():
-                reconciler.kick(key, full=True)
-
-        elector = Elector(
-            kube,
-            namespace=settings.lease_namespace,
-            name=settings.lease_name,
-            identity=identity(settings),
-            timings=timings,
-            logger=logger,
-            on_started=started,
-            on_stopped=reconciler.stop,  # passes in flight end now; the gate holds the rest
-        )
+    elector = _elector(queue, leases, settings, logger) if settings.leader_election else None
     replica = Replica(elector, None, None)
-    reconciler.gate = lambda: replica.leading  # a standby schedules no pass at all
-    progress = health.Progress()
-
-    def on_pass(key: object, seconds: float, outcome: str) -> None:
-        progress.passed()
-        metrics.observe_pass(key, seconds, outcome)
-
-    reconciler.on_pass = on_pass
-    metrics.STATE.bodies = reconciler.bodies
-    metrics.STATE.queue_depth = reconciler.pending
-    metrics.STATE.leading = lambda: replica.leading
     if settings.metrics_port:
         probes = health.Probes(
-            pending=reconciler.pending,
+            registry=registry,
+            pending=queue.pending,
             progress=progress,
             stuck_after=settings.liveness_stuck_seconds,
-            leading=lambda: replica.leading,
+            leading=lambda: queue.active,
             last_round=lambda: elector.last_round if elector else 1.0,
             lease_duration=settings.lease_duration_seconds,
         )

@@ -46,8 +46,3 @@ class SecretChecks:
             if not known[0]:
                 out.append(name)
         return out
-
-    def forget(self, namespace: str) -> None:
-        self._forbidden_until.pop(namespace, None)
-        for key in [k for k in self._known if k[0] == namespace]:
-            del self._known[key]

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskapi_operator.builders.components import (
-    build_components,
-    component_names,
-    components_hash,
-)
+from taskapi_operator.builders.components import build_components, components_hash
 from taskapi_operator.builders.deployment import build_deployment
 from taskapi_operator.builders.disruption import build_disruption_budget
 from taskapi_operator.builders.rbac import build_secret_reader, build_service_account
@@ -22,9 +18,7 @@ def build_children(taskapi: TaskApi) -> list[dict[str, Any]]:
     # daprd reads its Components and Resiliency only at start: both go into the pod template's
     # hash, so that a change of either rolls the pods.
     dapr_resources = [*build_components(taskapi), *build_resiliency(taskapi)]
-    deployment = build_deployment(
-        taskapi, component_names(taskapi), components_hash(dapr_resources)
-    )
+    deployment = build_deployment(taskapi, taskapi.component_names, components_hash(dapr_resources))
     return [
         build_service_account(taskapi),
         *build_secret_reader(taskapi),

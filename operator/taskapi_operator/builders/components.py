@@ -4,51 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from taskapi_operator import names
 from taskapi_operator.builders.common import child_metadata
 from taskapi_operator.model import ComponentSpec, ManagedComponent, MetadataItem, TaskApi
-
-
-@dataclass(frozen=True)
-class ComponentNames:
-    """The Dapr component names the app is told to use, managed or referenced."""
-
-    statestore: str
-    pubsub: str
-    secretstore: str
-
-
-def _resolved(taskapi: TaskApi, spec: ComponentSpec, component: str) -> str:
-    if spec.ref is not None:
-        return spec.ref.name
-    return names.component_name(taskapi.name, component)
-
-
-def component_names(taskapi: TaskApi) -> ComponentNames:
-    spec = taskapi.spec
-    return ComponentNames(
-        statestore=_resolved(taskapi, spec.state_store, names.COMPONENT_STATESTORE),
-        pubsub=_resolved(taskapi, spec.pubsub, names.COMPONENT_PUBSUB),
-        secretstore=_resolved(taskapi, spec.secret_store, names.COMPONENT_SECRETSTORE),
-    )
-
-
-def referenced_components(taskapi: TaskApi) -> list[str]:
-    """Names of existing components the instance uses but does not own."""
-    specs = (taskapi.spec.state_store, taskapi.spec.pubsub, taskapi.spec.secret_store)
-    return [s.ref.name for s in specs if s.ref is not None]
-
-
-def referenced_secrets(taskapi: TaskApi) -> list[str]:
-    """Secrets that must exist: managed components' secretKeyRefs and the notification key."""
-    found = {taskapi.spec.notifications.secret_name}
-    for spec in (taskapi.spec.state_store, taskapi.spec.pubsub, taskapi.spec.secret_store):
-        if spec.managed is not None:
-            found.update(i.secret_key_ref.name for i in spec.managed.metadata if i.secret_key_ref)
-    return sorted(found)
 
 
 def _metadata_item(item: MetadataItem) -> dict[str, Any]:
@@ -63,7 +23,7 @@ def outbox_metadata(taskapi: TaskApi) -> dict[str, str]:
     publishes its event (the ``outbox.projection`` operation) to the instance's topic, so a
     change and its event commit together."""
     return {
-        names.OUTBOX_PUBLISH_PUBSUB: component_names(taskapi).pubsub,
+        names.OUTBOX_PUBLISH_PUBSUB: taskapi.component_names.pubsub,
         names.OUTBOX_PUBLISH_TOPIC: taskapi.spec.pubsub.topic,
         names.OUTBOX_DISCARD_WHEN_MISSING_STATE: "true",
     }

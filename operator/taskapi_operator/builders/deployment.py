@@ -7,9 +7,8 @@ from typing import Any
 
 from taskapi_operator import names
 from taskapi_operator.builders.common import child_metadata
-from taskapi_operator.builders.components import ComponentNames
 from taskapi_operator.builders.pod import pod_annotations, pod_labels, pre_stop, scheduling
-from taskapi_operator.model import Resources, TaskApi
+from taskapi_operator.model import ComponentNames, Resources, TaskApi
 
 
 def _resources(resources: Resources) -> dict[str, Any]:

@@ -1,6 +1,11 @@
 """TaskApi.status as pure functions of observed objects, one concern per module."""
 
-from taskapi_operator.status.compute import Observed, compute_status, invalid_spec_status
+from taskapi_operator.status.compute import (
+    Observed,
+    StatusPolicy,
+    compute_status,
+    invalid_spec_status,
+)
 from taskapi_operator.status.conditions import Cond, format_time, ready_lost, ready_of
 from taskapi_operator.status.patch import merge_patch
 from taskapi_operator.status.pods import live_pods, probe_targets
@@ -10,6 +15,7 @@ __all__ = [
     "Cond",
     "Observed",
     "PodProbe",
+    "StatusPolicy",
     "assess",
     "compute_status",
     "format_time",

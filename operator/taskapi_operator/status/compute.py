@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from taskapi_operator import names
-from taskapi_operator.builders.components import component_names
 from taskapi_operator.model import TaskApi
 from taskapi_operator.status.conditions import Cond, render
 from taskapi_operator.status.pods import (
@@ -28,6 +27,15 @@ from taskapi_operator.status.subscription import (
 
 
 @dataclass(frozen=True)
+class StatusPolicy:
+    """How status is published; no defaults: production's (reconcile.status_policy) is the
+    one tests check."""
+
+    heartbeat_seconds: float  # lastProbeTime is rewritten at most this often when unchanged
+    confirmations: int  # consecutive passes that must agree before the subscription changes
+
+
+@dataclass(frozen=True)
 class Observed:
     deployment: Mapping[str, Any] | None = None
     pods: Sequence[Mapping[str, Any]] = ()
@@ -40,6 +48,9 @@ class Observed:
     probes: Sequence[PodProbe] = ()
     probed: bool = True  # False: probes were not run this pass (keep the published result)
     probe_streak: int = 1  # consecutive passes (this one included) with this probe finding
+    # status.assess of the probes when the caller already made it (the reconciler does, to
+    # count the streak): assessed once per pass.
+    finding: Mapping[str, Any] | None = None
     apply_error: str | None = None
 
 
@@ -86,11 +97,11 @@ def _components_condition(taskapi: TaskApi, observed: Observed) -> Cond:
     for found, reason, message in blockers:
         if found:
             return Cond(kind, "False", reason, message(", ".join(found)))
-    resolved = component_names(taskapi)
+    resolved = taskapi.component_names
     return Cond(
         kind,
         "True",
-        "ComponentsReady",
+        names.REASON_COMPONENTS_READY,
         f"statestore={resolved.statestore}, pubsub={resolved.pubsub}, "
         f"secretstore={resolved.secretstore}",
     )
@@ -118,10 +129,13 @@ def _sidecars_condition(views: Sequence[PodView], desired: int) -> Cond:
         )
     if not views:
         if desired == 0:
-            return Cond(kind, "True", "NoPodsDesired", "spec.replicas is 0")
-        return Cond(kind, "Unknown", "NoPods", "no pods yet")
+            return Cond(kind, "True", names.REASON_NO_PODS_DESIRED, "spec.replicas is 0")
+        return Cond(kind, "Unknown", names.REASON_NO_PODS, "no pods yet")
     return Cond(
-        kind, "True", "SidecarsReady", f"{len(views)}/{len(views)} pods have a ready daprd sidecar"
+        kind,
+        "True",
+        names.REASON_SIDECARS_READY,
+        f"{len(views)}/{len(views)} pods have a ready daprd sidecar",
     )
 
 
@@ -139,43 +153,51 @@ def _ready_condition(
     side = conds[names.COND_SIDECARS_READY]
     subscription = conds[names.COND_SUBSCRIPTION_HEALTHY]
     ready, desired = state.ready, state.desired
-    if conflicts:
-        result = Cond(
-            kind,
-            "False",
-            names.REASON_CHILD_CONFLICT,
-            "; ".join(conflicts) + ": the operator leaves objects it does not control alone; "
-            "rename the TaskApi or remove the other object",
-        )
-    elif components.status != "True":
-        result = Cond(kind, "False", components.reason, components.message)
-    elif side.reason == names.REASON_SIDECAR_NOT_INJECTED:
-        result = Cond(kind, "False", side.reason, side.message)
-    elif state.stalled:
+
+    def stalled() -> tuple[str, str]:
         # The Deployment controller gave up waiting (image pull, crash loop, a daprd that
         # never gets ready, quota) whatever old pods still serve: a person must look.
         detail = f"; {side.message}" if side.status == "False" else ""
-        result = Cond(
-            kind,
-            "False",
+        return (
             names.REASON_PROGRESS_DEADLINE_EXCEEDED,
             f"{ready}/{desired} pods ready; Deployment: {state.stalled}{detail}",
         )
-    elif side.status == "False":
-        result = Cond(kind, "False", side.reason, side.message)
-    elif ready < desired:
-        result = Cond(kind, "False", names.REASON_PODS_NOT_READY, f"{ready}/{desired} pods ready")
-    elif not state.complete and desired > 0:
-        result = Cond(kind, "False", names.REASON_PODS_NOT_READY, state.progress())
-    elif subscription.status == "False":
-        result = Cond(kind, "False", subscription.reason, subscription.message)
+
+    # What keeps the TaskApi from being Ready, the first found wins: whether it applies,
+    # and (lazily) the reason and a message that says what to do about it.
+    blockers: tuple[tuple[bool, Callable[[], tuple[str, str]]], ...] = (
+        (
+            bool(conflicts),
+            lambda: (
+                names.REASON_CHILD_CONFLICT,
+                "; ".join(conflicts) + ": the operator leaves objects it does not control "
+                "alone; rename the TaskApi or remove the other object",
+            ),
+        ),
+        (components.status != "True", lambda: (components.reason, components.message)),
+        (side.reason == names.REASON_SIDECAR_NOT_INJECTED, lambda: (side.reason, side.message)),
+        (bool(state.stalled), stalled),
+        (side.status == "False", lambda: (side.reason, side.message)),
+        (
+            ready < desired,
+            lambda: (names.REASON_PODS_NOT_READY, f"{ready}/{desired} pods ready"),
+        ),
+        (
+            not state.complete and desired > 0,
+            lambda: (names.REASON_PODS_NOT_READY, state.progress()),
+        ),
+        (subscription.status == "False", lambda: (subscription.reason, subscription.message)),
+    )
+    found = next((why for blocked, why in blockers if blocked), None)
+    if found is not None:
+        result = Cond(kind, "False", *found())
     else:
         # An Unknown subscription (nothing answered the probe) does not block Ready:
         # the pods and their sidecars are ready, which is what the probes prove.
         result = Cond(
             kind,
             "True",
-            "Ready",
+            names.REASON_READY,
             f"{ready}/{desired} pods ready, sidecars {sidecars}, subscription {sub_state}",
         )
     if paused:
@@ -194,9 +216,7 @@ def compute_status(
     observed: Observed,
     previous: Mapping[str, Any],
     now: datetime,
-    *,
-    heartbeat_seconds: float = 300.0,
-    confirmations: int = 1,
+    policy: StatusPolicy,
 ) -> dict[str, Any]:
     """The whole status subresource for one TaskApi."""
     views = live_pods(observed.pods)
@@ -204,15 +224,17 @@ def compute_status(
     state = rollout(observed.deployment, desired)
     sidecars_ready = sum(1 for v in views if v.sidecar == SIDECAR_READY)
     sidecars = f"{sidecars_ready}/{len(views)}"
-    raw = assess(component_names(taskapi).pubsub, taskapi.spec.pubsub.topic, observed.probes)
+    raw = observed.finding
+    if raw is None:
+        raw = assess(taskapi.component_names.pubsub, taskapi.spec.pubsub.topic, observed.probes)
     sub = settle(
         raw,
         previous.get("subscription") or {},
         probed=observed.probed,
         streak=observed.probe_streak,
-        confirmations=confirmations,
+        confirmations=policy.confirmations,
         now=now,
-        heartbeat=heartbeat_seconds,
+        heartbeat=policy.heartbeat_seconds,
     )
     conds = {
         c.type: c

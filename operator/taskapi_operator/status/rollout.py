@@ -73,11 +73,11 @@ def available_condition(deployment: Mapping[str, Any] | None, state: Rollout, pa
     kind = names.COND_AVAILABLE
     if deployment is None:
         why = "paused before it was created" if paused else "not created yet"
-        return Cond(kind, "False", "DeploymentNotFound", f"Deployment {why}")
+        return Cond(kind, "False", names.REASON_DEPLOYMENT_NOT_FOUND, f"Deployment {why}")
     if state.stalled:
         return Cond(kind, "False", names.REASON_PROGRESS_DEADLINE_EXCEEDED, state.stalled)
     if not state.complete and state.desired > 0 and state.ready >= state.desired:
-        return Cond(kind, "False", "RolloutInProgress", state.progress())
+        return Cond(kind, "False", names.REASON_ROLLOUT_IN_PROGRESS, state.progress())
     for cond in (deployment.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Available":
             return Cond(
@@ -86,4 +86,6 @@ def available_condition(deployment: Mapping[str, Any] | None, state: Rollout, pa
                 str(cond.get("reason") or "Unknown"),
                 str(cond.get("message") or ""),
             )
-    return Cond(kind, "Unknown", "DeploymentProgressing", "Deployment has no status yet")
+    return Cond(
+        kind, "Unknown", names.REASON_DEPLOYMENT_PROGRESSING, "Deployment has no status yet"
+    )

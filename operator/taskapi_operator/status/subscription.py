@@ -103,8 +103,9 @@ def subscription_condition(sub: Mapping[str, Any]) -> Cond:
     kind = names.COND_SUBSCRIPTION_HEALTHY
     state = sub["state"]
     if state == HEALTHY:
-        return Cond(kind, "True", "SubscriptionRegistered", sub["message"])
+        return Cond(kind, "True", names.REASON_SUBSCRIPTION_REGISTERED, sub["message"])
     if state == UNHEALTHY:
         return Cond(kind, "False", names.REASON_SUBSCRIPTION_NOT_REGISTERED, sub["message"])
-    reason = "NoReadyPods" if sub["message"] == NO_READY_PODS else "ProbeFailed"
+    no_pods = sub["message"] == NO_READY_PODS
+    reason = names.REASON_NO_READY_PODS if no_pods else names.REASON_PROBE_FAILED
     return Cond(kind, "Unknown", reason, sub["message"])

@@ -9,10 +9,15 @@ from typing import Any
 
 import yaml
 
+from taskapi_operator.reconcile import status_policy
+from taskapi_operator.settings import OperatorSettings
+
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE = REPO / "deploy" / "samples" / "taskapi.yaml"
 CRD = REPO / "crds" / "taskapi.yaml"
 UID = "0b5a3c1e-0000-4000-8000-000000000001"
+# The status policy production runs with (OperatorSettings' defaults), never a test's own.
+POLICY = status_policy(OperatorSettings())
 
 
 def crd_schema() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskapi_operator import health
+from taskapi_operator import health, metrics
 from taskapi_operator.metrics import ready_reasons
 
 
@@ -76,7 +76,11 @@ async def _get(probes: health.Probes, path: str) -> tuple[int, str]:
 
 
 def _probes(clock: Clock, *, pending: int, leading: bool, last_round: float) -> health.Probes:
+    registry = metrics.registry()
+    metrics.Metrics(registry)
+    registry.register(metrics.StateCollector(list, lambda: pending, lambda: leading))
     return health.Probes(
+        registry=registry,
         pending=lambda: pending,
         progress=health.Progress(clock),
         stuck_after=300,
@@ -114,3 +118,5 @@ async def test_metrics_endpoint_serves_the_operator_series() -> None:
     status, text = await _get(_probes(clock, pending=0, leading=True, last_round=0), "/metrics")
     assert status == 200
     assert "taskapi_operator_queue_depth" in text
+    assert "taskapi_operator_reconcile_passes_total" in text
+    assert "process_resident_memory_bytes" in text  # the benchmark reads it

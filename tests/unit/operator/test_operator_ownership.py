@@ -9,8 +9,8 @@ from taskapi_operator.cache import Caches
 from taskapi_operator.ownership import conflict, controlled_by, stale
 
 UID = "uid-1"
-DEPLOYMENT = names.child_kind("apps/v1", "Deployment")
-COMPONENT = names.child_kind("dapr.io/v1alpha1", "Component")
+DEPLOYMENT = names.kind_of("apps/v1", "Deployment")
+COMPONENT = names.kind_of("dapr.io/v1alpha1", "Component")
 
 
 def obj(name: str, owner_uid: str | None = UID, **meta: Any) -> dict[str, Any]:

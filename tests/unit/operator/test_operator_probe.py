@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import socket
 
-from taskapi_operator.probe import has_subscription, metadata_url, probe_pods
+from taskapi_operator.probe import Prober, has_subscription, metadata_url
 from taskapi_operator.settings import OperatorSettings
+from taskapi_operator.status import PodProbe
 
 METADATA = {
     "id": "orders",
@@ -33,7 +34,13 @@ async def test_unreachable_sidecar_is_an_error_result() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = OperatorSettings(probe_port=port, probe_timeout_seconds=1)
-    [result] = await probe_pods(settings, [("pod-a", "127.0.0.1")], "p", "t")
+    seen: list[list[PodProbe]] = []
+    prober = Prober(settings, on_results=seen.append)
+    try:
+        [result] = await prober.probe([("pod-a", "127.0.0.1")], "p", "t")
+    finally:
+        await prober.close()
+    assert seen == [[result]]
     assert result.pod == "pod-a"
     assert not result.registered
     assert result.error

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from taskapi_operator.entries import needs_full_pass
 from taskapi_operator.kube import KubeError
-from taskapi_operator.reconcile import needs_full_pass
 from taskapi_operator.schedule import Schedule
 from taskapi_operator.secret_checks import SecretChecks
 
@@ -13,28 +13,19 @@ from taskapi_operator.secret_checks import SecretChecks
 def test_first_resyncs_are_spread_over_the_interval() -> None:
     values = iter([0.0, 0.5, 0.99])
     schedule = Schedule(30, 0.1, 0.5, 30, rand=lambda: next(values))
-    for key in ("a", "b", "c"):
-        schedule.add(key, now=100)
-    assert list(schedule.due(100)) == ["a"]
-    assert list(schedule.due(115)) == ["a", "b"]
-    assert list(schedule.due(130)) == ["a", "b", "c"]
+    assert [schedule.first(100) for _ in range(3)] == [100, 115, pytest.approx(129.7)]
 
 
 def test_next_turn_is_one_jittered_interval_away() -> None:
-    schedule = Schedule(30, 0.1, 0.5, 30, rand=lambda: 1.0)  # the top of the jitter
-    schedule.add("a", now=0)
-    schedule.passed("a", now=0)
-    assert list(schedule.due(32.9)) == []
-    assert list(schedule.due(33.0)) == ["a"]
+    assert Schedule(30, 0.1, 0.5, 30, rand=lambda: 1.0).next(0) == pytest.approx(33.0)
+    assert Schedule(30, 0.1, 0.5, 30, rand=lambda: 0.0).next(0) == pytest.approx(27.0)
 
 
-def test_retry_backoff_doubles_is_capped_and_resets() -> None:
+def test_retry_backoff_doubles_and_is_capped() -> None:
     schedule = Schedule(30, 0.1, 0.5, 4, rand=lambda: 1.0)  # no jitter reduction
-    assert [schedule.failed("a") for _ in range(6)] == [0.5, 1, 2, 4, 4, 4]
-    schedule.succeeded("a")
-    assert schedule.failed("a") == 0.5
+    assert [schedule.retry(n) for n in range(1, 7)] == [0.5, 1, 2, 4, 4, 4]
     low = Schedule(30, 0.1, 0.5, 4, rand=lambda: 0.0)
-    assert low.failed("a") == 0.25  # jittered down to half, never to zero
+    assert low.retry(1) == 0.25  # jittered down to half, never to zero
 
 
 @pytest.mark.parametrize(

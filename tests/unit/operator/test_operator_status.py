@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from operator_fixtures import sample_body
+from operator_fixtures import POLICY, sample_body
 
 from taskapi_operator import names
 from taskapi_operator.compare import matches
@@ -77,7 +77,7 @@ def test_all_ready_gives_2_of_2_and_ready_true() -> None:
         pods=[pod("a"), pod("b")],
         probes=[PodProbe("a", registered=True), PodProbe("b", registered=True)],
     )
-    status = compute_status(TASKAPI, observed, {}, T0)
+    status = compute_status(TASKAPI, observed, {}, T0, POLICY)
     assert (status["ready"], status["sidecars"]) == ("2/2", "2/2")
     assert status["pods"] == [
         {"name": "a", "phase": "Running", "ready": "2/2", "sidecar": "Ready"},
@@ -92,7 +92,7 @@ def test_all_ready_gives_2_of_2_and_ready_true() -> None:
 
 def test_daprd_not_ready_shows_in_sidecars_and_ready_reason() -> None:
     observed = Observed(deployment=deployment(1), pods=[pod("a"), pod("b", ready=("taskapi",))])
-    status = compute_status(TASKAPI, observed, {}, T0)
+    status = compute_status(TASKAPI, observed, {}, T0, POLICY)
     assert status["sidecars"] == "1/2"
     ready = cond(status, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "SidecarNotReady")
@@ -101,7 +101,7 @@ def test_daprd_not_ready_shows_in_sidecars_and_ready_reason() -> None:
 
 def test_missing_sidecar_says_dapr_is_not_installed() -> None:
     observed = Observed(deployment=deployment(2), pods=[pod("a", containers=("taskapi",))])
-    status = compute_status(TASKAPI, observed, {}, T0)
+    status = compute_status(TASKAPI, observed, {}, T0, POLICY)
     assert cond(status, "SidecarsReady")["reason"] == "SidecarNotInjected"
     assert "is Dapr installed in this cluster" in cond(status, "Ready")["message"]
 
@@ -110,7 +110,7 @@ def test_missing_secret_is_reported_by_name() -> None:
     observed = Observed(
         deployment=deployment(2), pods=[pod("a"), pod("b")], missing_secrets=["redis"]
     )
-    ready = cond(compute_status(TASKAPI, observed, {}, T0), "Ready")
+    ready = cond(compute_status(TASKAPI, observed, {}, T0, POLICY), "Ready")
     assert ready["reason"] == "SecretNotFound"
     assert "redis" in ready["message"]
 
@@ -121,7 +121,7 @@ def test_subscription_missing_is_unhealthy_and_blocks_ready() -> None:
         pods=[pod("a"), pod("b")],
         probes=[PodProbe("a", registered=True), PodProbe("b")],
     )
-    status = compute_status(TASKAPI, observed, {}, T0)
+    status = compute_status(TASKAPI, observed, {}, T0, POLICY)
     assert status["subscription"]["state"] == "Unhealthy"
     assert cond(status, "Ready")["reason"] == "SubscriptionNotRegistered"
 
@@ -132,7 +132,7 @@ def test_unanswered_probes_are_unknown_and_do_not_block_ready() -> None:
         pods=[pod("a"), pod("b")],
         probes=[PodProbe("a", error="refused"), PodProbe("b", error="refused")],
     )
-    status = compute_status(TASKAPI, observed, {}, T0)
+    status = compute_status(TASKAPI, observed, {}, T0, POLICY)
     assert status["subscription"]["state"] == "Unknown"
     assert cond(status, "SubscriptionHealthy")["status"] == "Unknown"
     assert cond(status, "Ready")["status"] == "True"
@@ -145,7 +145,7 @@ def test_one_failed_probe_beside_registered_ones_is_unknown_not_unhealthy() -> N
         pods=[pod("a"), pod("b")],
         probes=[PodProbe("a", registered=True), PodProbe("b", error="timeout")],
     )
-    status = compute_status(TASKAPI, observed, {}, T0)
+    status = compute_status(TASKAPI, observed, {}, T0, POLICY)
     assert status["subscription"]["state"] == "Unknown"
     assert "probe failed for b" in status["subscription"]["message"]
     assert cond(status, "Ready")["status"] == "True"
@@ -157,7 +157,7 @@ def test_missing_subscription_wins_over_a_failed_probe() -> None:
         pods=[pod("a"), pod("b"), pod("c")],
         probes=[PodProbe("a", registered=True), PodProbe("b"), PodProbe("c", error="timeout")],
     )
-    status = compute_status(TASKAPI, observed, {}, T0)
+    status = compute_status(TASKAPI, observed, {}, T0, POLICY)
     assert status["subscription"]["state"] == "Unhealthy"
     assert cond(status, "Ready")["reason"] == "SubscriptionNotRegistered"
 
@@ -168,11 +168,11 @@ def test_unchanged_status_keeps_times_so_steady_state_writes_nothing() -> None:
         pods=[pod("a"), pod("b")],
         probes=[PodProbe("a", registered=True), PodProbe("b", registered=True)],
     )
-    first = compute_status(TASKAPI, observed, {}, T0)
-    later = compute_status(TASKAPI, observed, first, T0 + timedelta(seconds=60))
+    first = compute_status(TASKAPI, observed, {}, T0, POLICY)
+    later = compute_status(TASKAPI, observed, first, T0 + timedelta(seconds=60), POLICY)
     assert merge_patch(first, later) == {}
     # After the heartbeat the probe time is refreshed, but not the transition times.
-    much_later = compute_status(TASKAPI, observed, first, T0 + timedelta(seconds=301))
+    much_later = compute_status(TASKAPI, observed, first, T0 + timedelta(seconds=301), POLICY)
     patch = merge_patch(first, much_later)
     assert patch == {"subscription": {"lastProbeTime": "2026-01-01T12:05:01Z"}}
 
@@ -180,15 +180,15 @@ def test_unchanged_status_keeps_times_so_steady_state_writes_nothing() -> None:
 def test_transition_time_moves_only_when_status_changes() -> None:
     good = Observed(deployment=deployment(2), pods=[pod("a"), pod("b")])
     bad = Observed(deployment=deployment(1), pods=[pod("a"), pod("b", ready=("taskapi",))])
-    first = compute_status(TASKAPI, good, {}, T0)
-    second = compute_status(TASKAPI, bad, first, T0 + timedelta(minutes=1))
+    first = compute_status(TASKAPI, good, {}, T0, POLICY)
+    second = compute_status(TASKAPI, bad, first, T0 + timedelta(minutes=1), POLICY)
     assert cond(second, "Ready")["lastTransitionTime"] == "2026-01-01T12:01:00Z"
     assert cond(second, "ComponentsReady")["lastTransitionTime"] == "2026-01-01T12:00:00Z"
 
 
 def test_paused_is_the_ready_reason() -> None:
     paused = TaskApi.from_body(sample_body(annotations={"taskapi.io/paused": "true"}))
-    status = compute_status(paused, Observed(deployment=deployment(2)), {}, T0)
+    status = compute_status(paused, Observed(deployment=deployment(2)), {}, T0, POLICY)
     assert cond(status, "Ready")["reason"] == "Paused"
 
 
@@ -218,7 +218,7 @@ def test_matches_ignores_server_defaults_and_canonical_quantities() -> None:
 
 
 def test_invalid_spec_keeps_other_conditions_and_says_why() -> None:
-    first = compute_status(TASKAPI, Observed(deployment=deployment(2)), {}, T0)
+    first = compute_status(TASKAPI, Observed(deployment=deployment(2)), {}, T0, POLICY)
     status = invalid_spec_status(first, 4, "spec.port: too big", T0 + timedelta(minutes=1))
     ready = cond(status, "Ready")
     assert (ready["status"], ready["reason"], ready["message"]) == (
@@ -241,7 +241,7 @@ def test_stalled_rollout_is_progress_deadline_exceeded() -> None:
         }
     )
     observed = Observed(deployment=stalled, pods=[pod("a"), pod("b", ready=())])
-    ready = cond(compute_status(TASKAPI, observed, {}, T0), "Ready")
+    ready = cond(compute_status(TASKAPI, observed, {}, T0, POLICY), "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "ProgressDeadlineExceeded")
     assert ready["message"].startswith("1/2 pods ready; Deployment: ReplicaSet")
     assert "daprd not ready in pod(s) b" in ready["message"]
@@ -273,7 +273,7 @@ def _ready_reasons() -> set[str]:
     ]
     found = set()
     for taskapi, observed in cases:
-        ready = cond(compute_status(taskapi, observed, {}, T0), "Ready")
+        ready = cond(compute_status(taskapi, observed, {}, T0, POLICY), "Ready")
         assert ready["status"] == "False"
         found.add(ready["reason"])
     found.add(cond(invalid_spec_status({}, 1, "bad", T0), "Ready")["reason"])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from operator_fixtures import sample_body
+from operator_fixtures import POLICY, sample_body
 
 from taskapi_operator.model import TaskApi
 from taskapi_operator.status import Observed, PodProbe, compute_status, merge_patch
@@ -153,7 +153,7 @@ def _scenarios() -> dict[str, Observed]:
 def test_status_scenarios_match_golden() -> None:
     rendered = yaml.safe_dump(
         {
-            name: compute_status(TASKAPI, observed, {}, T0)
+            name: compute_status(TASKAPI, observed, {}, T0, POLICY)
             for name, observed in _scenarios().items()
         },
         sort_keys=False,

@@ -3,7 +3,6 @@ pods (so the cluster's other objects never reach it), paged lists, and indices f
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import kopf
@@ -14,7 +13,7 @@ from taskapi_operator import cache, handlers, names
 SELECTOR = "app.kubernetes.io/managed-by=taskapi-operator"
 
 
-def _resource(kind: names.ChildKind) -> kopf.Resource:
+def _resource(kind: names.Kind) -> kopf.Resource:
     return kopf.Resource(kind.group, kind.version, kind.plural, kind=kind.kind, namespaced=True)
 
 
@@ -38,7 +37,4 @@ async def test_children_and_pods_are_filtered_on_the_server_and_listed_in_pages(
         assert list(collect(taskapis)) == []
         assert settings.watching.chunk_size == 500
     finally:
-        memo["resync"].cancel()
-        await asyncio.gather(memo["resync"], return_exceptions=True)
-        await memo["reconciler"].stop()
-        handlers.RUNNING.clear()
+        await handlers.shutdown(memo=memo)
