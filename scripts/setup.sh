@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh machine, idempotently:
 # Debian packages (redis-server, postgresql, podman, runc, debootstrap, uidmap), a Python venv
-# with this project, and the Go-built binaries (helm included).
+# from requirements/dev.lock with this project, and the Go-built binaries (helm included).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
