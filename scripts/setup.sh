@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh machine, idempotently:
 # Debian packages (redis-server, postgresql, podman, runc, debootstrap, uidmap, containerd,
-# containernetworking-plugins), a Python venv with this project and its harness, and the
-# Go-built binaries (helm and the real node's included).
+# containernetworking-plugins), a Python venv from requirements/dev.lock with this project and
+# its harness, and the Go-built binaries (helm and the real node's included).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,13 +37,20 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $("$python" --version)"
   "$python" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat pyproject.toml tools/harness/pyproject.toml | sha256sum | cut -c1-16)
+# The dev environment is requirements/dev.lock (every extra, pinned and hashed; made by
+# scripts/lock.sh), so ruff, mypy and pytest are the same on any machine on any day; then the
+# project itself, without dependencies. Reinstalled only when the lock or pyproject changes.
+stamp=.venv/.installed-$(cat requirements/dev.lock pyproject.toml tools/harness/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  say "installing the project and its dev dependencies into .venv"
+  say "installing requirements/dev.lock and the project into .venv"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[dev]"
+  .venv/bin/pip install -q --require-hashes -r requirements/dev.lock
+  .venv/bin/pip install -q --no-deps -e .
   # the development harness (tools/harness): tests, tools/demo and tools/bench import it
   .venv/bin/pip install -q --no-deps -e tools/harness
+  # what an earlier install left that the lock does not hold (a stray newer redis, say)
+  .venv/bin/python scripts/prune_venv.py requirements/dev.lock
+  .venv/bin/pip check -q
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 

@@ -1,16 +1,40 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs the linters and the whole test suite (unit + integration on
-# real components). Extra arguments go to pytest, e.g. scripts/test.sh -k operator.
+# real components), printing line and branch coverage of the unit tests alone and of the whole
+# suite, and failing below the suite's floor. Extra arguments go to pytest and select a part of
+# the suite (e.g. scripts/test.sh -k operator): then no coverage floor applies.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Whole-suite coverage floor (lines + branches, coverage's "total"). Set from the unit-only
+# figure (67.7% on c405cec) until a full run prints the suite's own: then raise it to that
+# figure, rounded down. Never lower it to make a change pass.
+suite_floor=67
+
 scripts/setup.sh
-echo "==> ruff";  .venv/bin/ruff check . && .venv/bin/ruff format --check .
+# one command per line: set -e ignores a failure on the left of &&
+echo "==> ruff";  .venv/bin/ruff check .; .venv/bin/ruff format --check .
 echo "==> mypy";  .venv/bin/mypy
-echo "==> pytest"
+
+reports=.work/coverage
+mkdir -p "$reports"; rm -f "$reports"/*.json
+summary() { .venv/bin/python scripts/coverage_summary.py "$@"; }
+
+if [ $# -eq 0 ]; then
+  echo "==> pytest tests/unit (coverage of the unit tests alone)"
+  .venv/bin/pytest tests/unit -q --cov --cov-report= --cov-report="json:$reports/unit.json"
+  summary "$reports/unit.json" "unit tests alone" --files '*taskapi_operator/reconcile*'
+  echo "==> pytest (the whole suite, coverage floor ${suite_floor}%)"
+  cov=(--cov --cov-report= --cov-report="json:$reports/suite.json" --cov-fail-under="$suite_floor")
+else
+  echo "==> pytest $*"
+  cov=()
+fi
 set +e
-.venv/bin/pytest "$@"
+.venv/bin/pytest ${cov[@]+"${cov[@]}"} "$@"
 status=$?
 set -e
+[ ${#cov[@]} -gt 0 ] && [ -f "$reports/suite.json" ] && summary "$reports/suite.json" "whole suite"
 # pytest's 5 means "no tests collected": that is a failure of the suite, not a pass
 [ "$status" -eq 5 ] && echo "pytest collected no tests" >&2
 exit "$status"

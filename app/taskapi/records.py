@@ -2,7 +2,7 @@
 
 A record carries the ids of the last events written with it. That is what lets a
 subscriber tell a real change from a phantom: on Redis a transaction whose ETag check
-failed is still half applied and its outbox event still published (see README, "Events").
+failed is still half applied and its outbox event still published (see docs/task-api.md, "Events").
 """
 
 from enum import StrEnum

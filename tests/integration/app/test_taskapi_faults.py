@@ -12,7 +12,7 @@ subscriber (its own daprd, every delivery counted):
 - phantom effect: a handled event or notification without a stored change -> 0 on both
 - phantom event: a delivered event without a stored change       -> 0 on PostgreSQL (its
   transactions are atomic); on Redis a rejected transaction can be half applied and its
-  event published (see README, "Which guarantees each store gives"): counted, no effect
+  event published (docs/task-api.md, "Which guarantees each store gives"): counted, no effect
 - handled twice: an event id recorded or notified more than once -> 0 on both stores;
   redeliveries (the same event id delivered again) are counted and recognised.
 

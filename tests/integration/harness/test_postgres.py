@@ -132,7 +132,7 @@ def _rejected_transaction(state: str) -> tuple[int, dict[str, Any]]:
 def test_redis_transaction_with_a_rejected_etag_is_half_applied(
     tmp_path: Path, redis_server: RedisServer, dapr_configuration: Path
 ) -> None:
-    """The contrast the README's store guarantees rest on: on state.redis (daprd 1.17) the
+    """The contrast docs/task-api.md's store guarantees rest on: on state.redis (daprd 1.17) the
     transaction is reported failed, yet its other operations are applied."""
     resources = tmp_path / "resources"
     resources.mkdir()

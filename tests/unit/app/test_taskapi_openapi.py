@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
+
+from goldens import Golden
 
 from taskapi.main import create_app
 
-GOLDEN = Path(__file__).parent / "golden" / "taskapi-openapi.json"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 PROBLEM = "application/problem+json"
 
 
@@ -20,11 +18,8 @@ def _spec() -> dict[str, Any]:
     return spec
 
 
-def test_openapi_matches_golden() -> None:
-    rendered = json.dumps(_spec(), indent=2, sort_keys=True) + "\n"
-    if UPDATE:
-        GOLDEN.write_text(rendered)
-    assert rendered == GOLDEN.read_text(), "OpenAPI changed: review, then UPDATE_GOLDEN=1"
+def test_openapi_matches_golden(golden: Golden) -> None:
+    golden("taskapi-openapi.json", json.dumps(_spec(), indent=2, sort_keys=True) + "\n")
 
 
 def test_every_failure_is_a_documented_problem() -> None:

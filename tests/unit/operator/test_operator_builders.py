@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from goldens import Golden
 from operator_fixtures import podspec_body, postgresql_body, refs_body, sample_body
 
 from taskapi_operator import names
 from taskapi_operator.builders import build_children
 from taskapi_operator.builders.components import build_components, components_hash
 from taskapi_operator.model import TaskApi
-
-GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def _render(manifests: list[dict[str, Any]]) -> str:
@@ -32,12 +28,8 @@ CASES = {
 
 
 @pytest.mark.parametrize(("case", "body"), [(name, make()) for name, make in CASES.items()])
-def test_children_match_golden(case: str, body: dict[str, Any]) -> None:
-    rendered = _render(build_children(TaskApi.from_body(body)))
-    path = GOLDEN / f"{case}-children.yaml"
-    if UPDATE or not path.exists():
-        path.write_text(rendered)
-    assert rendered == path.read_text(), f"{path} differs; UPDATE_GOLDEN=1 to accept"
+def test_children_match_golden(case: str, body: dict[str, Any], golden: Golden) -> None:
+    golden(f"{case}-children.yaml", _render(build_children(TaskApi.from_body(body))))
 
 
 def test_children_never_carry_argocd_metadata() -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
+from goldens import Golden
 
 from taskapi_operator import cache, names
 from taskapi_operator.status import live_pods, probe_targets
@@ -21,7 +21,6 @@ from taskapi_operator.status.pods import pod_view
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 INPUT = yaml.safe_load((GOLDEN_DIR / "cache-input.yaml").read_text())
-GOLDEN = GOLDEN_DIR / "cache-slim-pod.yaml"
 
 
 def _pod(**status: Any) -> dict[str, Any]:
@@ -70,14 +69,11 @@ def test_a_slim_pod_reads_the_same_as_the_full_pod() -> None:
         assert slim["metadata"]["labels"] == full["metadata"]["labels"], name  # selector
 
 
-def test_a_slim_pod_is_small_and_matches_golden() -> None:
+def test_a_slim_pod_is_small_and_matches_golden(golden: Golden) -> None:
     full, slim = INPUT["pod"], cache.slim_pod(INPUT["pod"])
     assert "managedFields" not in slim["metadata"]
     assert len(json.dumps(slim)) * 5 < len(json.dumps(full))
-    rendered = yaml.safe_dump(slim, sort_keys=True, width=100)
-    if os.environ.get("UPDATE_GOLDEN") or not GOLDEN.exists():
-        GOLDEN.write_text(rendered)
-    assert rendered == GOLDEN.read_text(), f"{GOLDEN} differs; UPDATE_GOLDEN=1 to accept"
+    golden("cache-slim-pod.yaml", yaml.safe_dump(slim, sort_keys=True, width=100))
 
 
 def test_pods_are_indexed_slim_by_instance_and_only_ours() -> None:

@@ -3,12 +3,11 @@ the whole status of named scenarios against a golden file."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import yaml
+from goldens import Golden
 from operator_fixtures import POLICY, sample_body
 
 from taskapi_operator.model import TaskApi
@@ -18,7 +17,6 @@ from taskapi_operator.status.rollout import rollout
 from taskapi_operator.status.subscription import assess, settle
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-GOLDEN = Path(__file__).parent / "golden" / "status-scenarios.yaml"
 TASKAPI = TaskApi.from_body(sample_body())  # replicas: 2
 
 
@@ -150,7 +148,7 @@ def _scenarios() -> dict[str, Observed]:
     }
 
 
-def test_status_scenarios_match_golden() -> None:
+def test_status_scenarios_match_golden(golden: Golden) -> None:
     rendered = yaml.safe_dump(
         {
             name: compute_status(TASKAPI, observed, {}, T0, POLICY)
@@ -159,9 +157,7 @@ def test_status_scenarios_match_golden() -> None:
         sort_keys=False,
         width=100,
     )
-    if os.environ.get("UPDATE_GOLDEN") or not GOLDEN.exists():
-        GOLDEN.write_text(rendered)
-    assert rendered == GOLDEN.read_text(), f"{GOLDEN} differs; UPDATE_GOLDEN=1 to accept"
+    golden("status-scenarios.yaml", rendered)
 
 
 def test_only_a_transient_loss_of_ready_is_held() -> None:

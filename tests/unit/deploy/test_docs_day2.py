@@ -1,5 +1,6 @@
-"""The README's day-2 sections keep up with the code: a troubleshooting line per Ready reason,
-a pinned version in every helm command, the Go version the wrapper modules need, a LICENSE."""
+"""The day-2 pages of docs/ keep up with the code: a troubleshooting line per Ready reason
+(operations.md), a pinned version in every helm command (README and docs), the supported
+versions and the Go version the wrapper modules need (install.md), a LICENSE."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ from pathlib import Path
 from taskapi_operator import names
 
 REPO = Path(__file__).resolve().parents[3]
-README = (REPO / "README.md").read_text()
+DOCS = REPO / "docs"
+PAGES = [REPO / "README.md", *sorted(DOCS.glob("*.md"))]
 
 
-def section(title: str) -> str:
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
-    assert match, f"README has no section '## {title}'"
+def section(page: str, title: str) -> str:
+    text = (DOCS / page).read_text()
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"docs/{page} has no section '## {title}'"
     return match.group(1)
 
 
 def test_troubleshooting_has_one_line_per_ready_reason() -> None:
-    rows = re.findall(r"^\| `(\w+)`", section("Troubleshooting by Ready reason"), re.MULTILINE)
+    rows = re.findall(
+        r"^\| `(\w+)`", section("operations.md", "Troubleshooting by Ready reason"), re.MULTILINE
+    )
     assert len(rows) == len(set(rows)), rows
     known = set(names.READY_FALSE_REASONS) | {"Ready"}
     assert known <= set(rows), f"no troubleshooting line for {known - set(rows)}"
@@ -27,9 +32,11 @@ def test_troubleshooting_has_one_line_per_ready_reason() -> None:
 
 
 def test_every_helm_command_pins_a_chart_version() -> None:
-    joined = README.replace("\\\n", " ")  # shell line continuations
     commands = [
-        line for line in joined.splitlines() if re.match(r"^\s*helm (upgrade|install)\b", line)
+        f"{page.name}: {line}"
+        for page in PAGES
+        for line in page.read_text().replace("\\\n", " ").splitlines()  # line continuations
+        if re.match(r"^\s*helm (upgrade|install)\b", line)
     ]
     assert len(commands) >= 4, commands  # dapr, redis, the operator, its upgrade
     for line in commands:
@@ -37,7 +44,7 @@ def test_every_helm_command_pins_a_chart_version() -> None:
 
 
 def test_supported_versions_name_every_component() -> None:
-    table = section("Supported versions")
+    table = section("install.md", "Supported versions")
     for component in ("Kubernetes", "Dapr", "Argo CD", "Python", "Go"):
         assert re.search(rf"^\| {re.escape(component)}\b", table, re.MULTILINE), component
 
@@ -48,7 +55,7 @@ def test_go_version_is_what_the_wrapper_modules_need() -> None:
         for mod in (REPO / "tools" / "binaries").glob("*/go.mod")
         if (m := re.search(r"^go (\d+\.\d+(?:\.\d+)?)$", mod.read_text(), re.MULTILINE))
     )
-    row = re.search(r"^\| Go \(.*$", section("Supported versions"), re.MULTILINE)
+    row = re.search(r"^\| Go \(.*$", section("install.md", "Supported versions"), re.MULTILINE)
     assert row, "no Go row"
     assert f"{needed[0]}.{needed[1]} or later" in row.group(0), (needed, row.group(0))
 
