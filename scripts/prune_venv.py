@@ -12,7 +12,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", re.MULTILINE)
-ALWAYS = {"pip", "setuptools", "wheel", "taskapi-operator", "taskapi-harness"}  # installers, project, harness
+# the installers, the project and its development harness
+ALWAYS = {"pip", "setuptools", "wheel", "taskapi-operator", "taskapi-harness"}
 
 
 def main(lock: Path) -> None:

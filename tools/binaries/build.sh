@@ -37,54 +37,28 @@ cache_key() {
   fi
 }
 
-# Files of a module patched for one build only: go build -overlay points each patched file of the
-# read-only module cache at a patched copy, so nothing is copied but the files a patch touches.
-# Prints the overlay file's path.
-overlay_from_patches() { # <module> <patch dir> <work dir>
-  local moddir patchfile f json
-  moddir=$(go list -m -f '{{.Dir}}' "$1")
-  mkdir -p "$3/tree"; json="$3/overlay.json"
-  for patchfile in "$2"/*.patch; do
-    for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$patchfile"); do
-      [ -f "$3/tree/$f" ] && continue
-      mkdir -p "$3/tree/$(dirname "$f")"; cp "$moddir/$f" "$3/tree/$f"; chmod u+w "$3/tree/$f"
-    done
-    patch --quiet --forward --batch -p1 -d "$3/tree" < "$patchfile"
-  done
-  (cd "$3/tree" && find . -type f | sed 's|^\./||') | python3 -c '
-import json, sys
-moddir, tree = sys.argv[1], sys.argv[2]
-print(json.dumps({"Replace": {f"{moddir}/{p}": f"{tree}/{p}" for p in sys.stdin.read().split()}}))
-' "$moddir" "$3/tree" > "$json"
-  echo "$json"
-}
-
-build_kubernetes() {
-  local out=$1 v
-  v=$(module_version kubernetes k8s.io/kubernetes)
-  local minor=${v#v1.}; minor=${minor%%.*}
-  local pkg=k8s.io/component-base/version
-  go build -trimpath -o "$out/" -ldflags "-s -w \
-      -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
-      -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
-    k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler
-}
-
-# The real node's kubelet and kube-proxy, with kubernetes-node/patches applied through an
-# overlay (the kubelet's kernel-tunable check warns instead of rewriting machine-wide sysctls).
+# The real node's kubelet and kube-proxy, built from a copy of the k8s.io/kubernetes module with
+# kubernetes-node/patches applied (the kubelet's kernel-tunable check warns instead of rewriting
+# machine-wide sysctls); a go.work points the build at the copy, as for daprd. A patch that no
+# longer applies fails the build. (go build -overlay cannot replace files of the module cache.)
 build_kubernetes_node() {
-  local out=$1 v overlay
+  local out=$1 v src patchfile
   v=$(module_version kubernetes k8s.io/kubernetes)
   local minor=${v#v1.}; minor=${minor%%.*}
   local pkg=k8s.io/component-base/version
-  overlay=$(overlay_from_patches k8s.io/kubernetes "$here/kubernetes-node/patches" "$out/overlay")
-  go build -trimpath -overlay "$overlay" -o "$out/" -ldflags "-s -w \
+  src="$out/src/kubernetes"; mkdir -p "$out/src"
+  cp -r "$(go list -m -f '{{.Dir}}' k8s.io/kubernetes)" "$src"; chmod -R u+w "$src"
+  for patchfile in "$here"/kubernetes-node/patches/*.patch; do
+    patch --quiet --forward --batch -p1 -d "$src" < "$patchfile"
+  done
+  printf 'go %s\n\nuse %s\n\nreplace k8s.io/kubernetes %s => %s\n' \
+    "$(go mod edit -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["Go"])')" \
+    "$here/kubernetes" "$v" "$src" > "$out/src/go.work"
+  GOWORK="$out/src/go.work" go build -trimpath -o "$out/" -ldflags "-s -w \
       -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
       -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
-  rm -rf "$out/overlay"
+  rm -rf "$out/src"
 }
 
 build_etcd() {
