@@ -68,8 +68,8 @@ def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def slim_component_ref(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A Component as a TaskApi referencing it is checked (reconcile._components): that it
-    exists, and the names (not values) of its metadata items. Every Component in the watched
+    """A Component as a TaskApi referencing it is checked (Reconciler._components): that
+    it exists, and the names (not values) of its metadata items. Every Component in the watched
     namespaces is indexed, the user's and ours, so each is kept this small."""
     spec = body.get("spec") or {}
     slim = {

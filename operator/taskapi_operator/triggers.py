@@ -5,7 +5,7 @@ ready), which need a status pass.
 Without this, each child created by a TaskApi's first pass, and every Deployment status
 update of its rollout, queued another full pass behind the full passes of all TaskApis not
 yet applied: at 1000 TaskApis created at once, Ready came only once every Deployment
-existed. A status pass has a lane of its own (reconcile.py) and does not wait behind them.
+existed. A status pass has a lane of its own (workqueue.py) and does not wait behind them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Subscription health from the sidecars' metadata probes, published only on lasting evidence.
 
 A single probe result never flips the published state: a change needs ``confirmations``
-consecutive passes that agree (the Reconciler counts them), and a state that stays the same
-keeps its message and probe time, so a steady state writes nothing (the heartbeat aside).
+consecutive passes that agree (publish.StatusPublisher.streak counts them), and a state that
+stays the same keeps its message and probe time, so a steady state writes nothing (the
+heartbeat aside).
 """
 
 from __future__ import annotations
