@@ -34,7 +34,11 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], 
     try:
         with urllib.request.urlopen(req, timeout=20) as resp:  # noqa: S310
             raw = resp.read()
-            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
+            return (
+                resp.status,
+                {k.lower(): v for k, v in resp.headers.items()},
+                json.loads(raw) if raw else None,
+            )
     except urllib.error.HTTPError as err:
         raw = err.read()
         return err.code, dict(err.headers), json.loads(raw) if raw else None
@@ -58,7 +62,7 @@ def walkthrough(stack: RealStack) -> str:
         status, headers, task = http(
             "POST", f"{api.url}/tasks", {"title": "Write the demo", "priority": 2}
         )
-        show(f"POST /tasks -> {status}, ETag {headers.get('ETag')}: {json.dumps(task)}")
+        show(f"POST /tasks -> {status}, ETag {headers.get('etag')}: {json.dumps(task)}")
         task_id = str(task["id"])
         status, _, page = http("GET", f"{api.url}/tasks")
         show(f"GET /tasks -> {status}: {len(page['items'])} task(s)")
