@@ -63,15 +63,7 @@ def dapr_namespace(dapr_control_plane: DaprControlPlane) -> Iterator[str]:
     cluster = dapr_control_plane.cluster
     name = f"t-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
-    # pods are admitted once the namespace's "default" ServiceAccount exists
-    cluster.wait_for(
-        lambda: (
-            cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode
-            == 0
-        ),
-        30,
-        f"ServiceAccount {name}/default",
-    )
+    cluster.wait_for_default_serviceaccount(name, 30)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

@@ -58,7 +58,7 @@ def create_noise(cluster: Cluster, pods: int, timeout: float) -> float:
     """``pods`` unrelated pods in Deployments of 500; seconds until they all run."""
     began = time.monotonic()
     cluster.kubectl("create", "namespace", NOISE_NAMESPACE)
-    wait_for_default_serviceaccount(cluster, NOISE_NAMESPACE)
+    cluster.wait_for_default_serviceaccount(NOISE_NAMESPACE)
     remaining, index = pods, 0
     while remaining > 0:
         replicas = min(NOISE_PER_DEPLOYMENT, remaining)
@@ -96,19 +96,6 @@ def create_noise(cluster: Cluster, pods: int, timeout: float) -> float:
         if ready >= pods:
             return time.monotonic() - began
     raise TimeoutError(f"only {ready}/{pods} noise pods ready after {timeout:.0f}s")
-
-
-def wait_for_default_serviceaccount(cluster: Cluster, namespace: str) -> None:
-    cluster.wait_for(
-        lambda: (
-            cluster.kubectl(
-                "get", "serviceaccount", "default", "-n", namespace, check=False
-            ).returncode
-            == 0
-        ),
-        60,
-        f"ServiceAccount {namespace}/default",
-    )
 
 
 def create_taskapis(cluster: Cluster, count: int) -> None:
@@ -341,7 +328,7 @@ def main() -> None:
                 noise_took = create_noise(cluster, args.noise_pods, args.noise_timeout)
                 say(f"  {args.noise_pods} noise pods running after {noise_took:.0f}s")
             cluster.kubectl("create", "namespace", NAMESPACE)
-            wait_for_default_serviceaccount(cluster, NAMESPACE)
+            cluster.wait_for_default_serviceaccount(NAMESPACE)
             cluster.kubectl(
                 "create",
                 "secret",

@@ -29,8 +29,8 @@ from harness.dapr import write_configuration
 from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import Cluster
 from harness.pods import PodProcesses
-from harness.ports import LOOPBACK, free_port
 from harness.process import Process
+from harness.real_stack import start_operator
 from harness.redis import RedisServer
 from harness.repo import REPO
 
@@ -54,37 +54,10 @@ def show(text: str) -> None:
 # -- pieces -------------------------------------------------------------------------------
 
 
-def start_operator(cluster: Cluster, workdir: Path) -> Process:
-    """The operator, started exactly as its image starts it, as its own ServiceAccount."""
-    cluster.kubectl("apply", "-k", str(REPO / "deploy" / "operator"))
-    kubeconfig = cluster.serviceaccount_kubeconfig("taskapi-system", "taskapi-operator")
-    env = {
-        **cluster.env,
-        "KUBECONFIG": str(kubeconfig),  # kopf's login and the operator's own client
-        "TASKAPI_OPERATOR_LIVENESS_ENDPOINT": f"http://{LOOPBACK}:{free_port()}/healthz",
-        "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS": "5",
-    }
-    return Process(
-        "taskapi-operator",
-        [str(VENV_BIN / "taskapi-operator")],
-        workdir / "operator.log",
-        env=env,
-    ).start()
-
-
 def apply_samples(cluster: Cluster, redis: RedisServer) -> None:
     """deploy/samples, with Redis pointed at the local server (which has no password)."""
     cluster.kubectl("create", "namespace", NAMESPACE)
-    cluster.wait_for(  # pods are admitted once the namespace's default ServiceAccount exists
-        lambda: (
-            cluster.kubectl(
-                "get", "serviceaccount", "default", "-n", NAMESPACE, check=False
-            ).returncode
-            == 0
-        ),
-        30,
-        f"ServiceAccount {NAMESPACE}/default",
-    )
+    cluster.wait_for_default_serviceaccount(NAMESPACE)
     cluster.kubectl(
         "create", "secret", "generic", "redis", "-n", NAMESPACE, "--from-literal=redis-password="
     )

@@ -580,6 +580,19 @@ class Cluster:
         """Poll ``predicate`` (returns a truthy value when done) within a bounded time."""
         return eventually(predicate, timeout, what)
 
+    def wait_for_default_serviceaccount(self, namespace: str, timeout: float = 60) -> None:
+        """Pods are admitted once the namespace's ``default`` ServiceAccount exists."""
+        self.wait_for(
+            lambda: (
+                self.kubectl(
+                    "get", "serviceaccount", "default", "-n", namespace, check=False
+                ).returncode
+                == 0
+            ),
+            timeout,
+            f"ServiceAccount {namespace}/default",
+        )
+
     def get_json(self, *args: str) -> Any:
         """``kubectl get ... -o json`` parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)

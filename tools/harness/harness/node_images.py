@@ -50,21 +50,15 @@ class NodeImages:
     seconds: float  # building (or finding) and saving them
 
 
+# as scripts/images.sh runs it: its storage, runc (crun fails on this machine's cgroups)
+PODMAN = [
+    "podman", "--root", str(PODMAN_ROOT / "storage"), "--runroot", str(PODMAN_ROOT / "run"),
+    "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "none",
+]  # fmt: skip
+
+
 def podman(*args: str, timeout: float = 900, check: bool = True) -> str:
-    argv = [
-        "podman",
-        "--root",
-        str(PODMAN_ROOT / "storage"),
-        "--runroot",
-        str(PODMAN_ROOT / "run"),
-        "--runtime",
-        "runc",
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "none",
-        *args,
-    ]
+    argv = [*PODMAN, *args]
     result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
     if check and result.returncode != 0:
         raise ImageError(f"{' '.join(argv)}: {result.stderr.strip()[-3000:]}")
@@ -72,8 +66,7 @@ def podman(*args: str, timeout: float = 900, check: bool = True) -> str:
 
 
 def _exists_rc(name: str) -> int:
-    argv = ["podman", "--root", str(PODMAN_ROOT / "storage"), "--runroot", str(PODMAN_ROOT / "run")]
-    return subprocess.run([*argv, "image", "exists", name], check=False).returncode
+    return subprocess.run([*PODMAN, "image", "exists", name], check=False).returncode
 
 
 def _build(name: str, containerfile: str, files: dict[str, Path], *, network: bool = False) -> None:

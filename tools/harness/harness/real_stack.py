@@ -118,19 +118,6 @@ def start_operator(cluster: Cluster, workdir: Path) -> Process:
     ).start()
 
 
-def wait_for_default_serviceaccount(cluster: Cluster, namespace: str) -> None:
-    cluster.wait_for(  # pods are admitted once the namespace's default ServiceAccount exists
-        lambda: (
-            cluster.kubectl(
-                "get", "serviceaccount", "default", "-n", namespace, check=False
-            ).returncode
-            == 0
-        ),
-        60,
-        f"ServiceAccount {namespace}/default",
-    )
-
-
 @dataclass
 class RealStack:
     """The real node with Dapr, Redis, the operator and the sample; ``phases`` says how long
@@ -160,7 +147,7 @@ class RealStack:
             self._stack.callback(self.operator.stop)
             say(f"Redis behind Service redis-master, then deploy/samples into {NAMESPACE}")
             self.cluster.kubectl("create", "namespace", NAMESPACE)
-            wait_for_default_serviceaccount(self.cluster, NAMESPACE)
+            self.cluster.wait_for_default_serviceaccount(NAMESPACE)
             password = secrets.token_hex(12)
             self.cluster.apply_yaml(yaml.safe_dump_all(redis_manifests(password)), NAMESPACE)
             self.cluster.kubectl("apply", "-k", str(SAMPLES), "-n", NAMESPACE)
