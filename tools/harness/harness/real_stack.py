@@ -156,6 +156,10 @@ class RealStack:
             say("waiting for the TaskApi to be Ready (2/2 pods, healthy subscription)")
             self.wait_ready(replicas=2)
             self.phases["TaskApi Ready"] = time.monotonic() - step
+            step = time.monotonic()
+            say("waiting for notification-service (2/2: the app and its daprd)")
+            self.wait_notifier()
+            self.phases["notification-service Ready"] = time.monotonic() - step
             self.phases["total"] = time.monotonic() - began
         except BaseException:
             self.stop()
@@ -176,15 +180,30 @@ class RealStack:
         what = f"TaskApi {TASKAPI} Ready"
         eventually(ready, timeout, what, tolerate=(KubectlError,), explain=self.explain, interval=1)
 
+    def wait_notifier(self, timeout: float = 180) -> None:
+        def ready() -> bool:
+            found = self.cluster.get_json("deployment", "notification-service", "-n", NAMESPACE)
+            return (found.get("status") or {}).get("readyReplicas") == 1
+
+        what = "deployment notification-service 1 ready replica"
+        eventually(ready, timeout, what, tolerate=(KubectlError,), explain=self.explain, interval=1)
+
     def explain(self) -> str:
-        """What a person would look at when the sample is not Ready."""
-        parts = []
-        for args in (
+        """What a person would look at when the sample is not Ready: the objects, the events,
+        the tail of every container's log and of its previous run (a crash loop's last words)."""
+        commands: list[tuple[str, ...]] = [
             ("get", "taskapis,pods", "-n", NAMESPACE, "-o", "wide"),
             ("get", "pods", "-n", "dapr-system", "-o", "wide"),
             ("describe", "taskapi", TASKAPI, "-n", NAMESPACE),
             ("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"),
-        ):
+        ]
+        apps = ((TASKAPI_SELECTOR, "taskapi"), (NOTIFIER_SELECTOR, "notification-service"))
+        for selector, app in apps:
+            for container in (app, "daprd"):
+                logs = ("logs", "-n", NAMESPACE, "-l", selector, "-c", container, "--tail=15")
+                commands += [(*logs, "--prefix"), (*logs, "--prefix", "--previous")]
+        parts = []
+        for args in commands:
             result = self.cluster.kubectl(*args, check=False)
             parts.append(f"$ kubectl {' '.join(args)}\n{(result.stdout + result.stderr)[-2500:]}")
         if self.cluster.node is not None:
