@@ -1,7 +1,7 @@
 """One real node per session for every test in this directory: the stack (cluster, node, Dapr
 from its chart, the operator from its chart as the README installs it, Redis, the sample) takes
-minutes to start, and the tests read it without changing what the others rely on, except the
-teardown check, which stops it and so runs last (ordered here, not by file names)."""
+minutes to start. The tests read it, or change it and put it back; the teardown check stops
+it. The order is set here, not by file names."""
 
 from __future__ import annotations
 
@@ -12,17 +12,20 @@ import pytest
 from harness import node
 from harness.real_stack import RealStack
 
-TEARDOWN_MARK = "stops_the_real_node"
+# Read-only tests first, then those that change the node and put it back, then the teardown.
+ORDER = ("changes_the_real_node", "stops_the_real_node")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", f"{TEARDOWN_MARK}: stops the session's real node (runs after the others)"
-    )
+    config.addinivalue_line("markers", f"{ORDER[0]}: changes the real node, then restores it")
+    config.addinivalue_line("markers", f"{ORDER[1]}: stops the session's real node")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker(TEARDOWN_MARK) is not None)
+    def rank(item: pytest.Item) -> int:
+        return max((i + 1 for i, m in enumerate(ORDER) if item.get_closest_marker(m)), default=0)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
