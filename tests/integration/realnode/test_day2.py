@@ -60,32 +60,38 @@ def daprd_status(real: RealStack, pod: str) -> dict[str, Any]:
     return next(s for s in found["status"]["containerStatuses"] if s["name"] == "daprd")
 
 
-def test_a_killed_daprd_is_restarted_and_the_status_follows(real: RealStack) -> None:
+def test_a_crashing_daprd_is_restarted_and_the_status_follows(real: RealStack) -> None:
+    """daprd killed twice: the kubelet restarts it at once the first time (back in ~4 s, too
+    short for the operator's two-observation debounce to publish), then after its crash-loop
+    back-off (10 s), long enough that the TaskApi must say SidecarNotReady, then Ready."""
     with PortForward(real.cluster.kubeconfig, NAMESPACE, f"service/{TASKAPI}", 8000) as api:
         status, task = http("POST", f"{api.url}/tasks", {"title": "survives a sidecar restart"})
         assert status == 201, task
     pods = real.cluster.get_json("pods", "-n", NAMESPACE, "-l", TASKAPI_SELECTOR)["items"]
     pod = sorted(p["metadata"]["name"] for p in pods)[0]
-    before = daprd_status(real, pod)
-    container = before["containerID"].removeprefix("containerd://")
     watch = StatusWatch(real)
+    began = time.monotonic()
     try:
         assert real.cluster.node is not None
-        real.cluster.node.ctr("tasks", "kill", "--signal", "SIGKILL", container)
-        killed = time.monotonic()
+        for kill in (1, 2):
+            before = daprd_status(real, pod)
+            container = before["containerID"].removeprefix("containerd://")
+            real.cluster.node.ctr("tasks", "kill", "--signal", "SIGKILL", container)
+            killed = time.monotonic()
 
-        def restarted_and_ready() -> bool:
-            now = daprd_status(real, pod)
-            return now["restartCount"] > before["restartCount"] and bool(now["ready"])
+            def restarted_and_ready(count: int = before["restartCount"]) -> bool:
+                now = daprd_status(real, pod)
+                return now["restartCount"] > count and bool(now["ready"])
 
-        eventually(restarted_and_ready, 120, f"daprd of {pod} restarted by the kubelet and ready")
-        print(f"daprd of {pod} restarted and ready {time.monotonic() - killed:.1f} s after kill")
+            eventually(restarted_and_ready, 120, f"daprd of {pod} restarted and ready")
+            print(f"kill {kill}: daprd of {pod} restarted and ready after "
+                  f"{time.monotonic() - killed:.1f} s")  # fmt: skip
         real.wait_ready(replicas=2)
-        print(f"TaskApi Ready again {time.monotonic() - killed:.1f} s after the kill")
+        print(f"TaskApi Ready {time.monotonic() - began:.1f} s after the first kill")
     finally:
         watch.close()
     print("TaskApi (ready, reason) as kubectl get -w saw it: " + " -> ".join(watch.seen))
-    assert any(s.endswith("SidecarNotReady") or s.startswith("1/2") for s in watch.seen), watch.seen
+    assert "1/2 SidecarNotReady" in watch.seen, watch.seen
     assert watch.seen[-1] == "2/2 Ready", watch.seen
     with PortForward(real.cluster.kubeconfig, NAMESPACE, f"service/{TASKAPI}", 8000) as api:
         status, got = http("GET", f"{api.url}/tasks/{task['id']}")

@@ -367,9 +367,16 @@ def make_cgroups(cgroup: str) -> None:
                 (path / knob).write_text((hierarchy / knob).read_text())
 
 
+def _written_hierarchies() -> list[Path]:
+    """Where a run's cgroups can be: every v1 hierarchy, and the hybrid layout's cgroup2 mount
+    ``unified``, where runc mirrors each container's cgroup (seen left behind by a run)."""
+    unified = CGROUP_ROOT / "unified"
+    return cgroup_hierarchies() + ([unified] if unified.is_dir() else [])
+
+
 def _cgroup_pids(cgroup: str) -> set[int]:
     found: set[int] = set()
-    for hierarchy in cgroup_hierarchies():
+    for hierarchy in _written_hierarchies():
         top = hierarchy / cgroup.lstrip("/")
         if not top.is_dir():
             continue
@@ -383,7 +390,7 @@ def _cgroup_pids(cgroup: str) -> set[int]:
 
 def _remove_cgroups(cgroup: str) -> list[str]:
     left = []
-    for hierarchy in cgroup_hierarchies():
+    for hierarchy in _written_hierarchies():
         top = hierarchy / cgroup.lstrip("/")
         if not top.is_dir():
             continue
