@@ -6,8 +6,6 @@ puts it back (2/2 Ready), and runs after the read-only tests (conftest.py orders
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 import time
 import urllib.request
 from typing import Any
@@ -16,33 +14,10 @@ import pytest
 
 from harness import operator_chart
 from harness.port_forward import PortForward
-from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack
+from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack, StatusWatch
 from harness.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.changes_the_real_node]
-READY_REASON = '{.status.ready} {.status.conditions[?(@.type=="Ready")].reason}{"\\n"}'
-
-
-class StatusWatch:
-    """``kubectl get taskapi -w``, every (ready, reason) it printed kept in order: a poll could
-    miss a short SidecarNotReady."""
-
-    def __init__(self, real: RealStack) -> None:
-        argv = ["kubectl", f"--kubeconfig={real.cluster.kubeconfig}", "get", "taskapi", TASKAPI]
-        argv += ["-n", NAMESPACE, "-w", "-o", f"jsonpath={READY_REASON}"]
-        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if line.strip() and (not self.seen or self.seen[-1] != line.strip()):
-                self.seen.append(line.strip())
-
-    def close(self) -> None:
-        self._proc.terminate()
-        self._proc.wait(timeout=10)
 
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -226,3 +227,28 @@ class RealStack:
 
     def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return self.cluster.kubectl(*args, timeout=timeout)
+
+
+READY_REASON = '{.status.ready} {.status.conditions[?(@.type=="Ready")].reason}{"\\n"}'
+
+
+class StatusWatch:
+    """``kubectl get taskapi -w``, every (ready, reason) it printed kept in order: a poll could
+    miss a short SidecarNotReady."""
+
+    def __init__(self, stack: RealStack) -> None:
+        argv = ["kubectl", f"--kubeconfig={stack.cluster.kubeconfig}", "get", "taskapi", TASKAPI]
+        argv += ["-n", NAMESPACE, "-w", "-o", f"jsonpath={READY_REASON}"]
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.strip() and (not self.seen or self.seen[-1] != line.strip()):
+                self.seen.append(line.strip())
+
+    def close(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
