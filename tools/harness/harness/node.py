@@ -71,6 +71,9 @@ def cgroup_hierarchies() -> list[Path]:
     )
 
 
+UNIX_PATH_MAX = 107  # sun_path's 108 bytes, the terminating NUL included
+
+
 class RealNode:
     """``RealNode(addr, workdir, ...).start()`` brings the node to Ready; ``stop()`` removes it.
 
@@ -105,6 +108,12 @@ class RealNode:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Self:
+        longest = self.run / "containerd.sock.ttrpc"  # the longest unix socket path under it
+        if len(str(longest).encode()) > UNIX_PATH_MAX:
+            raise NodeError(
+                f"the node's directory {self.run} is too deep: {longest} would exceed a unix "
+                f"socket path's {UNIX_PATH_MAX} bytes (use a shorter work directory)"
+            )
         try:
             self._write_configuration()
             make_cgroups(self.cgroup)
@@ -170,7 +179,7 @@ class RealNode:
 
     def _write_configuration(self) -> None:
         run = self.run
-        for sub in ("logs", "cni-conf", "cni-ipam", "registry", "pod-logs", "kubelet", "volumes"):
+        for sub in ("logs", "cni-conf", "cni-ipam", "registry", "pod-logs", "volumes"):
             (run / sub).mkdir(parents=True, exist_ok=True)
         (run / "resolv.conf").write_text("")  # pods get only the cluster's DNS
         env = {
