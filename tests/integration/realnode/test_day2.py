@@ -97,11 +97,10 @@ def test_the_standby_leads_when_the_leader_pod_is_deleted(real: RealStack) -> No
         real.kubectl("patch", "taskapi", TASKAPI, "-n", NAMESPACE, "--type=merge", "-p",
                      '{"spec":{"replicas":2}}')  # fmt: skip
     real.wait_ready(replicas=2)
-    eventually(
-        lambda: (
-            len(real.cluster.get_json("pods", "-n", ns, "-l", operator_chart.SELECTOR)["items"])
-            == 2
-        ),
-        120,
-        "the operator's Deployment back to 2 pods",
-    )
+
+    def pods(namespace: str, selector: str) -> int:
+        return len(real.cluster.get_json("pods", "-n", namespace, "-l", selector)["items"])
+
+    # back as it was: no pod of the scale-down or of the deleted leader still terminating
+    eventually(lambda: pods(NAMESPACE, TASKAPI_SELECTOR) == 2, 120, "the Task API at 2 pods")
+    eventually(lambda: pods(ns, operator_chart.SELECTOR) == 2, 120, "the operator at 2 pods")
