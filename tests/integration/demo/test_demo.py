@@ -114,7 +114,6 @@ def test_demo_runs_again_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         _assert_clean(workdir, output)
 
 
-@pytest.mark.realnode_unproven
 def test_demo_on_the_real_node_by_default(tmp_path: Path) -> None:
     """Where the machine allows it (here it does: the harness's real-node tests need the same),
     the demo runs the real node: pods 2/2 Running by a kubelet, the walkthrough through
