@@ -150,17 +150,13 @@ def _redis() -> None:
 def ensure(dapr_version: str) -> NodeImages:
     """Every image the real node runs, then one archive of them all (cached by image ids)."""
     began = time.monotonic()
-    if _exists_rc(APP_IMAGE) != 0 or _exists_rc(OPERATOR_IMAGE) != 0:
-        result = subprocess.run(
-            ["bash", str(REPO / "scripts" / "images.sh")],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ImageError(
-                f"scripts/images.sh failed:\n{(result.stdout + result.stderr)[-3000:]}"
-            )
+    # Always: the node must run the images of the code under test, not whatever an earlier
+    # checkout built (podman's layer cache makes an unchanged rebuild take seconds).
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "images.sh")], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ImageError(f"scripts/images.sh failed:\n{(result.stdout + result.stderr)[-3000:]}")
     for local, published in PUBLISHED.items():
         podman("tag", local, published)
     control_plane = binaries.dapr_kubernetes_dir()
