@@ -1,7 +1,7 @@
 """What only a kubelet shows (issue 18, item 3), on the session's real node: a killed daprd
-restarted by the kubelet with the TaskApi's status following it down and back, and the
-operator's leader pod deleted with the standby taking over. Each test changes the node and
-puts it back (2/2 Ready), and runs after the read-only tests (conftest.py orders them)."""
+restarted by the kubelet with the TaskApi's status following it down and back, the operator's
+leader pod deleted with the standby taking over, and an app that exits at start. Each test
+changes the node and puts it back (2/2 Ready), after the read-only tests (conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from harness import operator_chart
+from harness.node_images import EXITS_AT_START_IMAGE
 from harness.port_forward import PortForward
 from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack, StatusWatch
 from harness.waiting import eventually
@@ -104,3 +105,38 @@ def test_the_standby_leads_when_the_leader_pod_is_deleted(real: RealStack) -> No
     # back as it was: no pod of the scale-down or of the deleted leader still terminating
     eventually(lambda: pods(NAMESPACE, TASKAPI_SELECTOR) == 2, 120, "the Task API at 2 pods")
     eventually(lambda: pods(ns, operator_chart.SELECTOR) == 2, 120, "the operator at 2 pods")
+
+
+def test_an_app_that_exits_at_start_is_named_in_the_ready_message(real: RealStack) -> None:
+    """A TaskApi whose image exits at once: the kubelet's crash loop, and Ready=False naming
+    the container, its exit code and the command to read its last words, long before the
+    Deployment's progress deadline (600 s)."""
+    sample = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)
+    crasher = {
+        "apiVersion": sample["apiVersion"],
+        "kind": "TaskApi",
+        "metadata": {"name": "crasher"},
+        "spec": {**sample["spec"], "replicas": 1, "image": EXITS_AT_START_IMAGE},
+    }
+    real.cluster.apply_yaml(json.dumps(crasher), NAMESPACE)
+    began = time.monotonic()
+    try:
+
+        def named() -> str:
+            found = real.cluster.get_json("taskapi", "crasher", "-n", NAMESPACE)
+            conditions = (found.get("status") or {}).get("conditions") or []
+            ready = next((c for c in conditions if c["type"] == "Ready"), {})
+            message = str(ready.get("message", ""))
+            return message if "CrashLoopBackOff" in message else ""
+
+        message = eventually(named, 180, "Ready=False naming the crash loop")
+        print(f"{time.monotonic() - began:.1f} s after the apply, Ready says: {message}")
+        found = real.cluster.get_json("taskapi", "crasher", "-n", NAMESPACE)
+        ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("False", "PodsNotReady"), ready
+        assert "container taskapi: CrashLoopBackOff, last exit code 3" in message, message
+        pod = message.split("pod ", 1)[1].split(" ", 1)[0]
+        said = real.kubectl("logs", "-n", NAMESPACE, pod, "-c", "taskapi", "--previous").stdout
+        assert "exits-at-start: exiting with code 3" in said, said  # what the message points at
+    finally:
+        real.kubectl("delete", "taskapi", "crasher", "-n", NAMESPACE, "--wait=true")
