@@ -32,6 +32,7 @@ NAMESPACE = "taskapi-demo"
 TASKAPI = "taskapi-sample"
 TASKAPI_SELECTOR = f"app.kubernetes.io/instance={TASKAPI}"
 NOTIFIER_SELECTOR = "app.kubernetes.io/name=notification-service"
+RESTRICTED_LABEL = "pod-security.kubernetes.io/enforce=restricted"
 CRD = REPO / "crds" / "taskapi.yaml"
 SAMPLES = REPO / "deploy" / "samples"
 VENV_BIN = Path(sys.executable).parent
@@ -157,6 +158,9 @@ class RealStack:
             step = time.monotonic()
             say(f"Redis behind Service redis-master, then deploy/samples into {NAMESPACE}")
             self.cluster.kubectl("create", "namespace", NAMESPACE)
+            # the sample's pods (the app, the injected daprd, notification-service, Redis) are
+            # admitted under the restricted Pod Security Standard too
+            self.cluster.kubectl("label", "namespace", NAMESPACE, RESTRICTED_LABEL)
             self.cluster.wait_for_default_serviceaccount(NAMESPACE)
             password = secrets.token_hex(12)
             self.cluster.apply_yaml(yaml.safe_dump_all(redis_manifests(password)), NAMESPACE)
