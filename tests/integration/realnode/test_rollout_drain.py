@@ -153,9 +153,14 @@ def test_a_drain_honours_the_disruption_budget_then_recovers(real: RealStack) ->
 
     reason = eventually(settled, 300, "the TaskApi Ready, or saying SidecarNotInjected")
     if reason == "SidecarNotInjected":
-        pods = real.cluster.get_json("pods", "-n", NAMESPACE, "-l", TASKAPI_SELECTOR)["items"]
+        # once the injector serves again; every Dapr app's pod made meanwhile (the sample's
+        # and notification-service's)
+        real.kubectl("rollout", "status", "-n", "dapr-system", "deployment/dapr-sidecar-injector",
+                     "--timeout=180s", timeout=200)  # fmt: skip
+        pods = real.cluster.get_json("pods", "-n", NAMESPACE)["items"]
         bare = [p["metadata"]["name"] for p in pods
-                if "daprd" not in {c["name"] for c in p["spec"]["containers"]}]  # fmt: skip
+                if (p["metadata"].get("annotations") or {}).get("dapr.io/enabled") == "true"
+                and "daprd" not in {c["name"] for c in p["spec"]["containers"]}]  # fmt: skip
         print(f"created while the injector was evicted, without daprd: {bare}; deleting them")
         assert bare, pods
         real.kubectl("delete", "pod", "-n", NAMESPACE, *bare)
