@@ -70,6 +70,7 @@ class Entry:
     replaced: deque[str] = field(default_factory=lambda: deque(maxlen=_REPLACED_KEPT))
     written: dict[tuple[str, str], Written] = field(default_factory=dict)  # (plural, name)
     debounce: Debounce = field(default_factory=Debounce)
+    probed_at: float | None = None  # wall time (epoch s) of the last probe with answers
 
     def wrote_status(self, answer: Mapping[str, Any]) -> None:
         """The status write's answer is newer than anything the watch has delivered yet."""
@@ -142,6 +143,10 @@ class Entries:
     def bodies(self) -> list[Mapping[str, Any]]:
         """The cached TaskApis (metrics count them by Ready reason)."""
         return [e.body for e in self._entries.values()]
+
+    def probe_times(self) -> list[float | None]:
+        """When each TaskApi's sidecars were last probed (the probe-age gauge)."""
+        return [e.probed_at for e in self._entries.values()]
 
     def __len__(self) -> int:
         return len(self._entries)

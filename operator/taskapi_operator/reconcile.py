@@ -39,10 +39,7 @@ def _now() -> datetime:
 
 def status_policy(settings: OperatorSettings) -> StatusPolicy:
     """The policy production runs with: tests take it from here too."""
-    return StatusPolicy(
-        heartbeat_seconds=settings.status_heartbeat_seconds,
-        confirmations=settings.probe_confirmations,
-    )
+    return StatusPolicy(confirmations=settings.probe_confirmations)
 
 
 class Probe(Protocol):
@@ -126,6 +123,8 @@ class Reconciler:
         missing_secrets = await self._secrets.missing(ns, taskapi.referenced_secrets())
         pubsub, topic = taskapi.component_names.pubsub, taskapi.spec.pubsub.topic
         probes = await self._prober.probe(probe_targets(live_pods(pods)), pubsub, topic)
+        if probes:
+            entry.probed_at = self._clock().timestamp()
         finding = assess(pubsub, topic, probes)
         return Observed(
             deployment=deployment,

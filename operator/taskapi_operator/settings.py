@@ -48,9 +48,14 @@ class OperatorSettings(BaseSettings):
     secret_check_seconds: float = Field(default=60.0, ge=0)
     # Page size of the watches' initial lists (0: one list).
     list_chunk_size: int = Field(default=500, ge=0)
-    # lastProbeTime is rewritten at most this often when nothing else changed, so a
-    # steady state costs one status write per interval instead of one per probe.
-    status_heartbeat_seconds: float = Field(default=300.0, ge=0)
+
+    # Client-side rate limit of the reconciler's API requests (ratelimit.py; the Lease's
+    # renewals apart): a token bucket of api_burst tokens refilled at api_qps per second, as
+    # client-go's --kube-api-qps/--kube-api-burst. 0 turns it off. The defaults keep a user's
+    # kubectl apply beside a mass create within 3x of its time on an idle apiserver while
+    # slowing the operator's own first pass little (docs/benchmarks.md).
+    api_qps: float = Field(default=50.0, ge=0)
+    api_burst: int = Field(default=100, ge=1)
 
     # Kubernetes API timeouts (kopf's default request timeout is 300 s: too long).
     request_timeout_seconds: float = Field(default=30.0, gt=0)
