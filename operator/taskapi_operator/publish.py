@@ -1,5 +1,6 @@
 """Publishing a computed status: only what changed, only on lasting evidence, with an Event
-for each transition a user would want to see (Ready, subscription health).
+for each transition a user would want to see (Ready, subscription health; not the start of a
+new TaskApi, whose pods are not ready yet and whose subscription is not known yet).
 
 Two debounces keep flaps out of status (their memory is the TaskApi's entries.Debounce): a
 self-healing loss of Ready must last ``hold_seconds`` before it is published, and a probe
@@ -14,15 +15,20 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from taskapi_operator import names
 from taskapi_operator.entries import Entry, Key
 from taskapi_operator.events import EventRecorder
 from taskapi_operator.kube import KubeError
 from taskapi_operator.status import merge_patch, ready_lost, ready_of
+from taskapi_operator.status.subscription import UNKNOWN
 
 # (namespace, name, merge patch of status) -> the updated TaskApi: kube.Kube.patch_status
 PatchStatus = Callable[[str, str, Mapping[str, Any]], Awaitable[dict[str, Any]]]
 # A hold is looked at again just after it ends.
 _AFTER_HOLD = 0.05
+# A new TaskApi's first status says its pods are starting: that is the expected start, not
+# news. (At 1000 TaskApis created at once these Events were 2000 of the first pass's writes.)
+_STARTING = frozenset({names.REASON_PODS_NOT_READY, names.REASON_SIDECAR_NOT_READY})
 
 
 def _subscription(status: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -105,15 +111,17 @@ class StatusPublisher:
         self, key: Key, body: Mapping[str, Any], previous: Mapping[str, Any], new: Mapping[str, Any]
     ) -> None:
         before, after = ready_of(previous), ready_of(new)
-        if before[:2] != after[:2]:
+        starting = not before[0] and after[0] == "False" and after[1] in _STARTING
+        if before[:2] != after[:2] and not starting:
             kind = "Normal" if after[0] == "True" else "Warning"
             await self._events.record(body, kind, after[1], after[2])
             self._logger.info(
                 "Ready changed taskapi=%s/%s status=%s reason=%s", *key, after[0], after[1]
             )
         old_sub, new_sub = _subscription(previous), _subscription(new)
-        state = new_sub.get("state")
-        if old_sub.get("state") != state and state is not None:
+        state, was = new_sub.get("state"), old_sub.get("state")
+        # A first Unknown (no ready pods yet, or no answer) is no finding worth an Event.
+        if was != state and state is not None and not (was is None and state == UNKNOWN):
             kind = "Warning" if state == "Unhealthy" else "Normal"
             await self._events.record(
                 body, kind, f"Subscription{state}", new_sub.get("message", "")
