@@ -261,3 +261,36 @@ def test_transient_classification_is_made_once_by_status() -> None:
     terminating = kube_error(403, "namespace x is being terminated")
     assert isinstance(terminating, TransientError)
     assert terminating.terminating
+
+
+async def test_resync_does_not_queue_a_second_pass_behind_a_queued_one() -> None:
+    """A mass create's backlog outlasts the first resync turns: a TaskApi whose full pass is
+    still waiting for a lane gets that one pass, not a resync pass after it too."""
+    passes = Passes()
+    passes.gate.clear()  # the pass in flight holds the only lane
+    clock = [0.0]
+    schedule = Schedule(0.2, 0.1, 0.01, 0.02, rand=lambda: 0.5)
+    entries = Entries(lambda: 0.0)  # due at once
+    work = WorkQueue(
+        entries,
+        passes,
+        schedule,
+        concurrency=1,
+        on_pass=lambda *_: None,
+        logger=LOG,
+        clock=lambda: clock[0],
+    )
+    entries.remember(body())
+    work.kick(A, full=True)
+    task = asyncio.create_task(work.resync_forever())
+    try:
+        await asyncio.sleep(0.15)  # past the resync's tick: the entry was due
+        entry = entries.get(A)
+        assert entry is not None
+        assert entry.due > 0  # its turn was taken...
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    passes.gate.set()
+    await idle(work)
+    assert passes.calls == [(A, True)]  # ...by the pass already queued
