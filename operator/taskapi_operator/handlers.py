@@ -109,15 +109,18 @@ async def _on_child(
         running.queue.kick(key, full=full)
 
 
-def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
+# Index functions are async too, though they never await: kopf runs a sync handler in its
+# thread pool, a hand-off per watch event (tens of thousands in a mass create) for a few
+# microseconds of dict work, contending with the event loop for the GIL.
+async def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
     return cache.by_instance(body)
 
 
-def _index_pod_by_instance(body: kopf.Body, **_: Any) -> Any:
+async def _index_pod_by_instance(body: kopf.Body, **_: Any) -> Any:
     return cache.pod_by_instance(body)
 
 
-def _index_by_name(body: kopf.Body, **_: Any) -> Any:
+async def _index_by_name(body: kopf.Body, **_: Any) -> Any:
     return cache.by_name(body)
 
 
