@@ -76,6 +76,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--api-qps", type=float, default=default("api_qps"))
     parser.add_argument("--api-burst", type=int, default=default("api_burst"))
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the first pass")
+    parser.add_argument(
+        "--operator-from",
+        type=Path,
+        help="run the operator package of another checkout (its operator/ directory), to "
+        "compare commits on the same harness and binaries",
+    )
     return parser.parse_args()
 
 
@@ -212,6 +218,9 @@ def main() -> None:
                 "TASKAPI_OPERATOR_API_QPS": str(args.api_qps),
                 "TASKAPI_OPERATOR_API_BURST": str(args.api_burst),
             }
+            if args.operator_from is not None:
+                env["PYTHONPATH"] = str(args.operator_from.resolve())
+                bench.summary.append(f"operator package from {args.operator_from}")
             (workdir / "operator").mkdir()
             with running_operator(
                 cluster, workdir / "operator", user=USER, env=env, test_speed=False
