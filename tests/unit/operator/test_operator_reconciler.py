@@ -3,6 +3,7 @@ lasting errors, prune, pause, deletion, invalid spec and the requeue values it r
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -11,6 +12,7 @@ from fake_kube import World, failing
 from operator_fixtures import sample_body
 
 from taskapi_operator import names
+from taskapi_operator.apply import waves
 from taskapi_operator.builders import build_children
 from taskapi_operator.errors import TransientError
 from taskapi_operator.model import TaskApi
@@ -329,3 +331,42 @@ async def test_a_new_taskapi_posts_applied_then_ready_and_no_start_up_noise() ->
     world.deliver(key)
     await world.reconciler.reconcile(key, False)
     assert [e[1] for e in world.kube.events] == ["Applied", "Ready"]
+
+
+def test_the_deployment_waits_for_the_children_before_it() -> None:
+    manifests = build_children(TaskApi.from_body(sample_body()))  # replicas 2: with a PDB
+    first, second = waves(manifests, lambda m: m["kind"])
+    assert [m["kind"] for m in second] == ["Deployment", "PodDisruptionBudget"]
+    assert {"ServiceAccount", "Component", "Service"} <= {m["kind"] for m in first}
+    assert waves([m for m in manifests if m["kind"] == "Service"], lambda m: m["kind"]) == [
+        [m for m in manifests if m["kind"] == "Service"]
+    ]
+
+
+async def test_a_first_pass_reads_and_writes_each_wave_at_once() -> None:
+    """Three round trips for a new TaskApi (reads, the first wave, the Deployment's), not one
+    per child: what a pass waits for is the apiserver's latency."""
+    world = World()
+    in_flight: dict[str, int] = {"GET": 0, "PATCH": 0}
+    most = dict(in_flight)
+    get, apply = world.kube.get, world.kube.apply
+
+    async def counted(verb: str, call: Any, *args: Any) -> Any:
+        in_flight[verb] += 1
+        most[verb] = max(most[verb], in_flight[verb])
+        await asyncio.sleep(0)
+        try:
+            return await call(*args)
+        finally:
+            in_flight[verb] -= 1
+
+    world.kube.get = lambda *a: counted("GET", get, *a)  # type: ignore[method-assign]
+    world.kube.apply = lambda *a: counted("PATCH", apply, *a)  # type: ignore[method-assign]
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)
+    # every GET at once; every child before the Deployment at once (the Deployment and the
+    # PodDisruptionBudget after them)
+    assert most == {"GET": CHILDREN, "PATCH": CHILDREN - 2}
+    writes = [c[1] for c in world.kube.writes() if c[1] not in ("taskapis/status", "events")]
+    assert len(writes) == CHILDREN
+    assert writes[-2:] == ["deployments", "poddisruptionbudgets"]
