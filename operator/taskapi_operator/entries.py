@@ -105,6 +105,20 @@ class Entry:
         self.written.pop(key, None)  # the cache has caught up with the write (or passed it)
         return cached
 
+    def observed(
+        self, plural: str, name: str, cached: Mapping[str, Any] | None
+    ) -> Mapping[str, Any] | None:
+        """What status reports of a child: the cached one, or the operator's own write while
+        the cache is behind it or has not seen it yet (a new TaskApi's first status then
+        shows the Deployment just created, not "not found" and a second write a moment
+        later). Unlike ``freshest`` it forgets nothing: that is the applier's business."""
+        written = self.written.get((plural, name))
+        if written is None:
+            return cached
+        if cached is None or version(cached) in written.replaced:
+            return written.body
+        return cached
+
 
 class Entries:
     """The TaskApis the watch has delivered, by key; a new one's first resync from ``first``."""

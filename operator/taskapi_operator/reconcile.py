@@ -110,7 +110,9 @@ class Reconciler:
 
     async def _observe(self, taskapi: TaskApi, entry: Entry, outcome: Outcome) -> Observed:
         ns, instance = taskapi.namespace, taskapi.name
-        deployment = self._caches.child(_DEPLOYMENTS, ns, instance, names.deployment_name(instance))
+        name = names.deployment_name(instance)
+        cached = self._caches.child(_DEPLOYMENTS, ns, instance, name)
+        deployment = entry.observed(_DEPLOYMENTS.plural, name, cached)
         if deployment is not None and not controlled_by(deployment, taskapi.uid):
             deployment = None  # someone else's: its state is not ours to report
         selector = names.selector_labels(instance).items()

@@ -370,3 +370,16 @@ async def test_a_first_pass_reads_and_writes_each_wave_at_once() -> None:
     writes = [c[1] for c in world.kube.writes() if c[1] not in ("taskapis/status", "events")]
     assert len(writes) == CHILDREN
     assert writes[-2:] == ["deployments", "poddisruptionbudgets"]
+
+
+async def test_the_first_status_shows_the_deployment_just_written() -> None:
+    """Not "not found" before the watch delivers it, and then a second write a moment later."""
+    world = World()
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)
+    assert world.condition(key, "Available")["reason"] == names.REASON_DEPLOYMENT_PROGRESSING
+    world.sync()
+    world.deliver(key)
+    world.kube.calls.clear()
+    await world.reconciler.reconcile(key, False)  # the Deployment's ADDED event
+    assert world.kube.writes() == []
