@@ -59,6 +59,7 @@ class Debounce:
     probe_state: str = ""  # the last probe finding and how many passes in a row saw it
     probe_streak: int = 0
     losing_since: float | None = None  # monotonic time Ready was first seen lost
+    written_at: float | None = None  # monotonic time of the last status write
 
 
 @dataclass

@@ -83,6 +83,7 @@ async def start(
         logger,
         hold_seconds=settings.ready_hold_seconds,
         confirm_seconds=settings.probe_confirm_seconds,
+        progress_seconds=settings.status_progress_seconds,
     )
     reconciler = Reconciler(
         entries=entries,

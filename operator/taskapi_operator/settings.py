@@ -37,6 +37,10 @@ class OperatorSettings(BaseSettings):
     # that has lasted this long: a blip (a node heartbeat late under load) is not a flap.
     ready_hold_seconds: float = Field(default=5.0, ge=0)
     resync_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    # While a TaskApi's pods start (Ready=False, PodsNotReady or SidecarNotReady) its status is
+    # written at most this often: each pod and Deployment event is progress, not news.
+    # Becoming Ready, or any other change, is written at once.
+    status_progress_seconds: float = Field(default=2.0, ge=0)
     # Transient API errors (409/429/5xx/timeouts) are retried after base * 2^n seconds
     # (jittered, at most max) instead of being reported.
     retry_base_seconds: float = Field(default=0.5, gt=0)

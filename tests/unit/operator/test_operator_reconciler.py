@@ -59,6 +59,7 @@ async def settled(world: World) -> tuple[str, str]:
     await world.reconciler.reconcile(key, True)
     world.sync()
     world.deliver(key)
+    world.monotonic += 2.1  # past the pacing of a starting TaskApi's progress
     await world.reconciler.reconcile(key, True)  # the Deployment now seen: Available changes
     world.deliver(key)
     world.kube.calls.clear()
@@ -383,3 +384,29 @@ async def test_the_first_status_shows_the_deployment_just_written() -> None:
     world.kube.calls.clear()
     await world.reconciler.reconcile(key, False)  # the Deployment's ADDED event
     assert world.kube.writes() == []
+
+
+async def test_a_starting_taskapis_progress_is_paced_and_becoming_ready_is_not() -> None:
+    world = World(progress_seconds=2.0)
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)  # the first status: written at once
+    world.sync()
+    world.deliver(key)
+    deployment = world.kube.objects[("deployments", "shop", "taskapi-sample")]
+    deployment["status"] = {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2}
+    world.sync()
+    world.kube.calls.clear()
+    result = await world.reconciler.reconcile(key, False)  # progress: 2 pods, none ready
+    assert result.requeue_after == pytest.approx(2.05)  # looked at again when it may go
+    assert world.kube.writes() == []
+    world.monotonic += 2.1
+    await world.reconciler.reconcile(key, False)
+    assert world.taskapi(key)["status"]["replicas"] == 2
+    world.deliver(key)
+    ready(world, key)
+    world.deliver(key)
+    world.kube.calls.clear()
+    await world.reconciler.reconcile(key, False)  # Ready at once, though 0 s after the last
+    assert world.condition(key, "Ready")["status"] == "True"
+    # a start posts no Warning: only Applied and Ready
+    assert [e[1] for e in world.kube.events] == ["Applied", "Ready"]
