@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from test_operator_metrics import Clock
 
 from taskapi_operator.ratelimit import TokenBucket
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_burst_goes_at_once_then_requests_wait_their_turn_in_order() -> None:

@@ -164,20 +164,20 @@ async def test_deactivate_ends_passes_in_flight() -> None:
     assert work.pending() == 0
 
 
-async def test_resync_kicks_what_is_due_and_moves_its_turn() -> None:
-    passes = Passes()
-    clock = [0.0]
+def resyncing(passes: Passes) -> tuple[WorkQueue, Entries]:
+    """A queue with one lane, a 0.2 s resync (no jitter) and entries due at once."""
     schedule = Schedule(0.2, 0.1, 0.01, 0.02, rand=lambda: 0.5)
     entries = Entries(lambda: 0.0)
     work = WorkQueue(
-        entries,
-        passes,
-        schedule,
-        concurrency=1,
-        on_pass=lambda *_: None,
-        logger=LOG,
-        clock=lambda: clock[0],
-    )
+        entries, passes, schedule, concurrency=1, on_pass=lambda *_: None, logger=LOG,
+        clock=lambda: 0.0,
+    )  # fmt: skip
+    return work, entries
+
+
+async def test_resync_kicks_what_is_due_and_moves_its_turn() -> None:
+    passes = Passes()
+    work, entries = resyncing(passes)
     entries.remember(body())
     task = asyncio.create_task(work.resync_forever())
     try:
@@ -268,18 +268,7 @@ async def test_resync_does_not_queue_a_second_pass_behind_a_queued_one() -> None
     still waiting for a lane gets that one pass, not a resync pass after it too."""
     passes = Passes()
     passes.gate.clear()  # the pass in flight holds the only lane
-    clock = [0.0]
-    schedule = Schedule(0.2, 0.1, 0.01, 0.02, rand=lambda: 0.5)
-    entries = Entries(lambda: 0.0)  # due at once
-    work = WorkQueue(
-        entries,
-        passes,
-        schedule,
-        concurrency=1,
-        on_pass=lambda *_: None,
-        logger=LOG,
-        clock=lambda: clock[0],
-    )
+    work, entries = resyncing(passes)  # every entry due at once
     entries.remember(body())
     work.kick(A, full=True)
     task = asyncio.create_task(work.resync_forever())
