@@ -64,8 +64,13 @@ async def start(
     registry = metrics.registry()
     series = metrics.Metrics(registry)
     client = ApiClient(kopf_settings, logger)
-    limiter = TokenBucket(settings.api_qps, settings.api_burst)
-    kube = Kube(client, settings.field_manager, limiter, observer=series.count_api_request)
+    kube = Kube(
+        client,
+        settings.field_manager,
+        limiter=TokenBucket(settings.api_qps, settings.api_burst),
+        event_limiter=TokenBucket(settings.api_qps, settings.api_burst),
+        observer=series.count_api_request,
+    )
     schedule = Schedule(
         settings.resync_interval_seconds,
         settings.resync_jitter,
@@ -118,7 +123,7 @@ async def start(
             queue.pending,
             lambda: queue.active,
             probe_times=entries.probe_times,
-            throttled_seconds=lambda: limiter.waited_seconds,
+            throttled_seconds=lambda: kube.throttled_seconds,
         )
     )
     running = await replica.start(

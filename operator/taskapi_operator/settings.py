@@ -55,7 +55,8 @@ class OperatorSettings(BaseSettings):
 
     # Client-side rate limit of the reconciler's API requests (ratelimit.py; the Lease's
     # renewals apart): a token bucket of api_burst tokens refilled at api_qps per second, as
-    # client-go's --kube-api-qps/--kube-api-burst. 0 turns it off. The defaults keep a user's
+    # client-go's --kube-api-qps/--kube-api-burst; Events have a bucket of their own with the
+    # same settings, as client-go's event recorder. 0 turns it off. The defaults keep a user's
     # kubectl apply beside a mass create within 3x of its time on an idle apiserver while
     # slowing the operator's own first pass little (docs/benchmarks.md).
     api_qps: float = Field(default=50.0, ge=0)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 from test_operator_metrics import Clock
 
+from taskapi_operator.kube import Kube
 from taskapi_operator.ratelimit import TokenBucket
 
 
@@ -47,3 +50,25 @@ async def test_wait_sleeps_the_reserved_delay_and_counts_it() -> None:
     await bucket.wait()
     assert slept == pytest.approx([0.25, 0.5])
     assert bucket.waited_seconds == pytest.approx(0.75)
+
+
+class _Answering:
+    """ApiClient's one call, answering every request with an empty object."""
+
+    async def request(self, method: str, path: str, **_: Any) -> tuple[int, Any]:
+        return 200, {"metadata": {"name": "x", "namespace": "ns"}}
+
+
+async def test_reconcile_requests_and_events_take_their_own_buckets_and_the_lease_none() -> None:
+    async def no_wait(_: float) -> None:
+        return None
+
+    reconcile = TokenBucket(1, 1, clock=Clock(), sleep=no_wait)
+    events = TokenBucket(1, 1, clock=Clock(), sleep=no_wait)
+    kube = Kube(cast(Any, _Answering()), "fm", limiter=reconcile, event_limiter=events)
+    taskapi = {"metadata": {"name": "a", "namespace": "ns", "uid": "u"}}
+    await kube.get_lease("ns", "lease")  # election traffic: no token
+    assert (reconcile.reserve(), events.reserve()) == (0.0, 0.0)  # both still had theirs
+    await kube.post_event(taskapi, "Normal", "Ready", "ok", "2026-01-01T00:00:00Z")
+    assert events.reserve() == 2.0  # the Event took the next token: two waits now
+    assert reconcile.reserve() == 1.0  # untouched by the Event
