@@ -59,8 +59,8 @@ class OperatorSettings(BaseSettings):
     # same settings, as client-go's event recorder. 0 turns it off. The defaults keep a user's
     # kubectl apply beside a mass create within 3x of its time on an idle apiserver while
     # slowing the operator's own first pass little (docs/benchmarks.md).
-    api_qps: float = Field(default=50.0, ge=0)
-    api_burst: int = Field(default=100, ge=1)
+    api_qps: float = Field(default=100.0, ge=0)
+    api_burst: int = Field(default=200, ge=1)
 
     # Kubernetes API timeouts (kopf's default request timeout is 300 s: too long).
     request_timeout_seconds: float = Field(default=30.0, gt=0)
