@@ -105,6 +105,9 @@ async def _on_child(
     key = _owner_key(body)
     if key is not None:
         running: Runtime = memo["runtime"]
+        entry = running.entries.get(key)
+        if entry is not None:
+            entry.seen_child(resource.plural, body)
         full = running.spec_changes.changed(resource.plural, body, deleted=type == "DELETED")
         running.queue.kick(key, full=full)
 

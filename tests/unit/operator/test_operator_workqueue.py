@@ -251,6 +251,19 @@ def test_a_written_child_is_preferred_only_while_the_cache_shows_what_it_replace
     assert entry.written == {}
 
 
+def test_a_written_child_is_dropped_once_its_watch_catches_up() -> None:
+    entries = Entries(lambda: 0.0)
+    entries.remember(body())
+    entry = entries.get(A)
+    assert entry is not None
+    entry.wrote_child("services", body("svc", "new1"), [body("svc", "old")])
+    entry.seen_child("services", body("svc", "old"))  # a version the write replaced: behind
+    assert ("services", "svc") in entry.written
+    assert entry.observed("services", "svc", None) is not None  # status shows the write
+    entry.seen_child("services", body("svc", "new1"))  # the write's echo: caught up
+    assert entry.written == {}
+
+
 def test_transient_classification_is_made_once_by_status() -> None:
     for status in (0, 409, 429, 500, 503):
         assert isinstance(kube_error(status, "x"), TransientError)
