@@ -13,36 +13,18 @@ import re
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import node, node_network
+from harness import node_network
 from harness.port_forward import PortForward
 from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack
 from harness.repo import REPO
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
-# Not yet seen passing on the real node (the first run got SC-1 and the TaskApi row green; the
-# next step, notification-service's daprd, crash-looped): deselected by default, run with
-# `pytest -m realnode_unproven`. The open work of issue 17.
-UNPROVEN = pytest.mark.realnode_unproven
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStack]:
-    reason = node.unavailable_reason()
-    assert not reason, f"the real node cannot run on this machine: {reason}"
-    stack = RealStack(tmp_path_factory.mktemp("real-node"))
-    stack.start(say=lambda message: print(f"==> {message}", flush=True))
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stack.phases.items()))
-    try:
-        yield stack
-    finally:
-        stack.stop()
 
 
 def curl(method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
@@ -95,7 +77,6 @@ def test_taskapis_read_from_real_pods(real: RealStack) -> None:
     assert row[:5] == [TASKAPI, "2/2", "2/2", "Healthy", "Ready"], row
 
 
-@UNPROVEN
 def test_sc2_to_sc4_through_port_forward_and_logs(real: RealStack) -> None:
     """SC-2 create and get through ``kubectl port-forward service/...`` with the ETag; SC-3
     ``kubectl logs ... -c taskapi | grep "Received event"``; SC-4 complete, then
@@ -153,7 +134,6 @@ def test_sc5_zero_infrastructure_imports() -> None:
     assert result.returncode == 1, result.stderr  # grep's "no match"
 
 
-@UNPROVEN
 def test_exec_and_cluster_dns_in_a_pod(real: RealStack) -> None:
     """``kubectl exec`` works, and a pod resolves Services through the cluster's CoreDNS."""
     code = (
@@ -167,7 +147,7 @@ def test_exec_and_cluster_dns_in_a_pod(real: RealStack) -> None:
     assert re.fullmatch(r"198\.19\.\d+\.\d+ 198\.18\.\d+\.\d+", out.strip()), out
 
 
-@UNPROVEN
+@pytest.mark.stops_the_real_node
 def test_teardown_leaves_nothing_behind(real: RealStack) -> None:
     """Stopping the stack removes the node's namespace, cgroups, mounts and processes; only
     the guard route stays."""
