@@ -60,6 +60,7 @@ class Debounce:
     probe_streak: int = 0
     losing_since: float | None = None  # monotonic time Ready was first seen lost
     written_at: float | None = None  # monotonic time of the last status write
+    stuck: bool = False  # the last status written named a stuck container
 
 
 @dataclass

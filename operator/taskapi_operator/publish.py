@@ -80,15 +80,23 @@ class StatusPublisher:
         return debounce.probe_streak
 
     async def publish(
-        self, key: Key, entry: Entry, previous: Mapping[str, Any], new: Mapping[str, Any]
+        self,
+        key: Key,
+        entry: Entry,
+        previous: Mapping[str, Any],
+        new: Mapping[str, Any],
+        *,
+        stuck: bool,
     ) -> float | None:
-        """Write ``new`` unless held; seconds until a status pass should look again, if so."""
+        """Write ``new`` unless held; seconds until a status pass should look again, if so.
+        ``stuck``: a container is waiting on what waiting will not bring up (a crash loop,
+        an image that cannot be pulled): news, written and told at once."""
         held = self._held(entry, previous, new)
-        if held is None:
+        if held is None and not stuck:
             held = self._paced(entry, previous, new)
         if held is not None:
             return held
-        await self.write(key, entry, previous, new)
+        await self.write(key, entry, previous, new, stuck=stuck)
         state = entry.debounce.probe_state
         if state and state != _subscription(new).get("state"):
             return self._confirm_seconds
@@ -122,7 +130,13 @@ class StatusPublisher:
         return left + _AFTER_HOLD if left > 0 else None
 
     async def write(
-        self, key: Key, entry: Entry, previous: Mapping[str, Any], new: Mapping[str, Any]
+        self,
+        key: Key,
+        entry: Entry,
+        previous: Mapping[str, Any],
+        new: Mapping[str, Any],
+        *,
+        stuck: bool,
     ) -> None:
         """Merge-patch status from ``previous`` to ``new`` (nothing when equal) and tell."""
         patch = merge_patch(previous, new)
@@ -135,15 +149,25 @@ class StatusPublisher:
                 return  # deleted meanwhile
             raise
         entry.wrote_status(updated)
-        entry.debounce.written_at = self._clock()
-        await self._tell(key, entry.body, previous, new)
+        debounce = entry.debounce
+        newly_stuck, debounce.stuck = stuck and not debounce.stuck, stuck
+        debounce.written_at = self._clock()
+        await self._tell(key, entry.body, (previous, new), newly_stuck=newly_stuck)
 
     async def _tell(
-        self, key: Key, body: Mapping[str, Any], previous: Mapping[str, Any], new: Mapping[str, Any]
+        self,
+        key: Key,
+        body: Mapping[str, Any],
+        change: tuple[Mapping[str, Any], Mapping[str, Any]],
+        *,
+        newly_stuck: bool,
     ) -> None:
+        previous, new = change
         before, after = ready_of(previous), ready_of(new)
-        # Pods starting are no news (a loss of Ready is: that comes from True).
-        if before[:2] != after[:2] and not (_starting(after) and before[0] != "True"):
+        # Pods starting are no news (a loss of Ready is: that comes from True), unless one is
+        # stuck (the Ready message then names the container and what to run).
+        quiet = _starting(after) and before[0] != "True" and not newly_stuck
+        if (before[:2] != after[:2] or newly_stuck) and not quiet:
             kind = "Normal" if after[0] == "True" else "Warning"
             await self._events.record(body, kind, after[1], after[2])
             self._logger.info(

@@ -93,14 +93,15 @@ class Reconciler:
         except InvalidSpecError as e:
             generation = int(body["metadata"].get("generation", 0))
             new = invalid_spec_status(previous, generation, str(e), self._clock())
-            await self._publisher.write(key, entry, previous, new)
+            await self._publisher.write(key, entry, previous, new, stuck=False)
             return Result()
         outcome = Outcome()
         if full and not taskapi.paused:
             outcome = await self._applier.apply(taskapi, entry)
         observed = await self._observe(taskapi, entry, outcome)
         new = compute_status(taskapi, observed, previous, self._clock(), self._policy)
-        requeue_after = await self._publisher.publish(key, entry, previous, new)
+        stuck = any(view.stuck for view in live_pods(observed.pods))
+        requeue_after = await self._publisher.publish(key, entry, previous, new, stuck=stuck)
         if outcome.changed:
             self._logger.info(
                 "Applied children taskapi=%s/%s children=%s", *key, ",".join(outcome.changed)

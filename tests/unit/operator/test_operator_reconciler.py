@@ -410,3 +410,27 @@ async def test_a_starting_taskapis_progress_is_paced_and_becoming_ready_is_not()
     assert world.condition(key, "Ready")["status"] == "True"
     # a start posts no Warning: only Applied and Ready
     assert [e[1] for e in world.kube.events] == ["Applied", "Ready"]
+
+
+async def test_a_starting_taskapi_with_a_stuck_container_is_told_at_once() -> None:
+    """Pods starting are no news, a pod that cannot start is: written and posted at once."""
+    world = World()
+    body = sample_body()
+    body["spec"]["replicas"] = 1
+    key = world.add(body)
+    await world.reconciler.reconcile(key, True)
+    world.sync()
+    world.deliver(key)
+    ready(world, key, replicas=1)
+    world.kube.objects[("deployments", "shop", "taskapi-sample")]["status"]["readyReplicas"] = 0
+    pod = world.kube.objects[("pods", "shop", "taskapi-sample-0")]
+    app = pod["status"]["containerStatuses"][0]
+    app["ready"] = False
+    app["state"] = {"waiting": {"reason": "ImagePullBackOff"}}
+    world.sync()
+    world.deliver(key)
+    world.kube.calls.clear()
+    await world.reconciler.reconcile(key, False)  # 0 s after the first status: not paced
+    assert ("PATCH", "taskapis/status", "taskapi-sample") in world.kube.writes()
+    assert "ImagePullBackOff" in world.condition(key, "Ready")["message"]
+    assert ("Warning", names.REASON_PODS_NOT_READY) in {e[:2] for e in world.kube.events}
