@@ -69,6 +69,17 @@ def test_sc1_pods_show_2_of_2_running(real: RealStack) -> None:
         assert all(s["ready"] and "running" in s["state"] for s in states.values()), states
 
 
+def test_the_sample_runs_under_the_restricted_pod_security_standard(real: RealStack) -> None:
+    """Its namespace enforces restricted, so every pod running there (the Task API with the
+    injected daprd, notification-service, Redis) was admitted under it."""
+    labels = real.cluster.get_json("namespace", NAMESPACE)["metadata"]["labels"]
+    assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", labels
+    pods = real.cluster.get_json("pods", "-n", NAMESPACE)["items"]
+    running = sorted(p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running")
+    print(f"admitted under restricted and running: {running}")
+    assert len(running) >= 4, running  # 2 Task API pods, notification-service, Redis
+
+
 def test_taskapis_read_from_real_pods(real: RealStack) -> None:
     out = real.kubectl("get", "taskapis", "-n", NAMESPACE).stdout
     print(out)
