@@ -33,7 +33,6 @@ class StatusPolicy:
     """How status is published; no defaults: production's (reconcile.status_policy) is the
     one tests check."""
 
-    heartbeat_seconds: float  # lastProbeTime is rewritten at most this often when unchanged
     confirmations: int  # consecutive passes that must agree before the subscription changes
 
 
@@ -249,7 +248,6 @@ def compute_status(
         streak=observed.probe_streak,
         confirmations=policy.confirmations,
         now=now,
-        heartbeat=policy.heartbeat_seconds,
     )
     conds = {
         c.type: c
