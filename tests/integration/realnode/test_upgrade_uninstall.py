@@ -117,3 +117,21 @@ def test_uninstall_as_documented_leaves_what_runs_for_users(real: RealStack) -> 
     eventually(removed, 180, "the TaskApi's children collected and taskapi-system gone")
     crds = real.kubectl("get", "crds", "-o", "name").stdout
     assert "taskapis.taskapi.io" not in crds, crds
+
+
+@pytest.mark.removes_the_operator
+def test_the_kustomize_install_as_documented_runs_the_sample_again(real: RealStack) -> None:
+    """After the full removal: docs/install.md's "Or with kustomize" (the CRD, the Namespace
+    with restricted enforced, the operator), then "Then the sample" again, to Ready."""
+    began = time.monotonic()
+    for argv in documented.bash_block(INSTALL, "## Or with kustomize"):
+        documented.run(real.cluster, argv)
+    for argv in documented.bash_block(INSTALL, "## Then the sample"):
+        documented.run(real.cluster, argv, timeout=200)
+    real.wait_ready(replicas=2)
+    print(f"kubectl apply -k deploy/default to the sample Ready: {time.monotonic() - began:.1f} s")
+    labels = real.cluster.get_json("namespace", OPS)["metadata"]["labels"]
+    assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", labels
+    assert operator_images(real) == [f"{IMAGE}:0.1.0"] * 2, operator_images(real)
+    holder = real.cluster.get_json("lease", "taskapi-operator", "-n", OPS)["spec"]
+    assert holder.get("holderIdentity"), holder
