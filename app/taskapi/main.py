@@ -29,7 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         io = DaprIO(settings, observe=metrics.observe_dapr_call)
-        tasks = TaskStore(io, ShardedIndex(io), settings)
+        index = ShardedIndex(io, grace_seconds=settings.index_grace_seconds)
+        tasks = TaskStore(io, index, settings)
         activity = ActivityLog(io, settings)
         app.state.io = io
         app.state.service = TaskService(tasks, settings)

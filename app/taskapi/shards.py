@@ -4,6 +4,14 @@ keyset walk a listing makes, and the compaction of entries whose task is gone.
 The pages and cursors themselves are pure (taskapi.index, which states the guarantees);
 this class owns the reads and writes of them, and this process's memory of which page
 each shard appends to.
+
+A create RESERVES its entry (a plain write of the page under its version) before it
+commits the task record and event in a transaction of their own: pages are storage, and a
+transaction's outbox would publish every value it writes on the public topic. Listing stays
+exact because a task is listed only once its record exists: an entry ahead of its record is
+skipped, and compacted only when it is older than ``grace_seconds`` (its create then failed
+long ago: a commit is bounded by the Dapr call timeout, far below the grace), so compaction
+never removes the entry of a create still committing.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
 from typing import Any
 
 from taskapi.errors import DaprUnavailableError, EtagConflictError, TaskApiError
@@ -24,8 +33,8 @@ from taskapi.index import (
     head_key,
     page_key,
 )
-from taskapi.models import Task
-from taskapi.statestore import OUTBOX_METADATA, StateStore, Versioned, Write, encode
+from taskapi.models import Task, utcnow
+from taskapi.statestore import StateStore, Versioned, encode
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +46,9 @@ PREPARE_AHEAD = 16
 # probably need next (the next page of the shard, the first pages of the next shards).
 PREFETCH = 8
 
-Lookup = Callable[[list[str]], Awaitable[dict[str, Task]]]
-
-
-class PartialTransactionError(DaprUnavailableError):
-    """A task's entry is on a page although its create's transaction failed: the store
-    applied part of a transaction (Redis does), so retrying would not help."""
+# Which of the listed ids have a record: the Task when live, None when deleted (tombstone);
+# ids without a record are left out.
+Lookup = Callable[[list[str]], Awaitable[dict[str, Task | None]]]
 
 
 def _ahead(at: Cursor) -> list[Cursor]:
@@ -52,8 +58,16 @@ def _ahead(at: Cursor) -> list[Cursor]:
 
 
 class ShardedIndex:
-    def __init__(self, state: StateStore) -> None:
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        grace_seconds: float = 3600,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._state = state
+        self._grace = timedelta(seconds=grace_seconds)
+        self._clock = clock
         # Per-process: which page each shard appends to, and one create per shard at a
         # time, so this process's creates never conflict with each other on a page.
         self._newest: list[int | None] = [None] * SHARDS
@@ -73,18 +87,17 @@ class ShardedIndex:
     def lock(self, shard: int) -> asyncio.Lock:
         return self._locks[shard]
 
-    async def entry(self, shard: int, task_id: str) -> tuple[Write, IndexPage]:
-        """The write that lists ``task_id`` on the shard's newest page (under the page's
-        version, so a concurrent append elsewhere makes it a conflict), and that page."""
+    async def reserve(self, shard: int, task_id: str) -> IndexPage:
+        """List ``task_id`` on the shard's newest page, ahead of its record (see the module
+        doc), under the page's version: a concurrent append raises EtagConflictError, and
+        the caller retries. A retry that finds its entry already there writes nothing."""
         page, version = await self._open_page(shard)
-        if page.has(task_id):
-            raise PartialTransactionError(
-                f"index page {page_key(shard, page.number)} lists task {task_id} although "
-                "its create failed: the state store applied only part of a transaction; "
-                f"check that it has the outbox metadata ({', '.join(OUTBOX_METADATA)})"
-            )
-        appended = page.add(task_id)
-        return Write(page_key(shard, page.number), encode(appended), version=version), appended
+        if not page.has(task_id):
+            appended = page.add(task_id, at=self._clock())
+            await self._state.put(page_key(shard, page.number), encode(appended), version)
+            page = appended
+        self.appended(page)
+        return page
 
     def appended(self, page: IndexPage) -> None:
         """After a create: keep the shard's next page ready before this one fills up.
@@ -199,9 +212,9 @@ class ShardedIndex:
     ) -> tuple[list[Task], Cursor | None]:
         """Up to ``size`` live tasks after ``at``, and where to continue (None: complete).
 
-        ``live`` looks up which of the listed ids are live tasks. At most ``max_reads`` page
-        reads, so a stretch of emptied pages costs a short page with a cursor, never an
-        unbounded request.
+        ``live`` looks up the records of the listed ids. At most ``max_reads`` page reads,
+        so a stretch of emptied pages costs a short page with a cursor, never an unbounded
+        request.
         """
         items: list[Task] = []
         known: dict[str, Versioned | None] = {}
@@ -220,9 +233,15 @@ class ShardedIndex:
                 continue
             entries = page.after(at.seq)[: size - len(items)]
             if entries:
-                tasks = await live([e.task_id for e in entries])
-                items += [tasks[e.task_id] for e in entries if e.task_id in tasks]
-                dead = {e.task_id for e in entries} - tasks.keys()
+                records = await live([e.task_id for e in entries])
+                items += [t for e in entries if (t := records.get(e.task_id)) is not None]
+                old = self._clock() - self._grace
+                dead = {
+                    e.task_id
+                    for e in entries
+                    if (e.task_id in records and records[e.task_id] is None)  # deleted
+                    or (e.task_id not in records and (e.at is None or e.at < old))  # failed
+                }
                 if dead:
                     await self.compact(key, dead)
                 at = Cursor(at.shard, at.page, entries[-1].seq)

@@ -36,8 +36,8 @@ class Delivery(StrEnum):
 
 
 class IndexWrite:
-    """The outbox also publishes the index page a create wrote: not an event, skipped
-    without a Dapr call."""
+    """An index page on the topic: earlier versions' creates wrote their page in the
+    transaction, and the outbox published it. Not an event, skipped without a Dapr call."""
 
 
 PAGE_FIELDS = frozenset(IndexPage.model_fields)

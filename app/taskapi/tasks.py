@@ -1,9 +1,11 @@
-"""Task records on a StateStore: every change is ONE transaction (record + index + event).
+"""Task records on a StateStore: every change is ONE transaction (record + event).
 
 The event rides the transactional outbox (taskapi.statestore.Announce), so it is published
-exactly when the change commits. Writes are optimistic (store versions); the one retry loop
-(taskapi.conflicts) re-reads and re-applies a change when another writer got in first.
-Callers get tasks, never store versions: a task's HTTP ETag is its revision.
+exactly when the change commits. A create first reserves its index entry (taskapi.shards:
+pages are storage and stay off the public topic), which listings skip until the record
+exists. Writes are optimistic (store versions); the one retry loop (taskapi.conflicts)
+re-reads and re-applies a change when another writer got in first. Callers get tasks,
+never store versions: a task's HTTP ETag is its revision.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 from taskapi import etags
 from taskapi.conflicts import retrying
 from taskapi.errors import (
+    DaprUnavailableError,
     EtagConflictError,
     PreconditionFailedError,
     TaskApiError,
@@ -26,7 +29,7 @@ from taskapi.models import Task, TaskEvent
 from taskapi.records import TaskRecord
 from taskapi.settings import Settings
 from taskapi.shards import ShardedIndex
-from taskapi.statestore import Announce, StateStore, Versioned, Write, encode
+from taskapi.statestore import OUTBOX_METADATA, Announce, StateStore, Versioned, Write, encode
 
 log = logging.getLogger(__name__)
 
@@ -78,44 +81,66 @@ class TaskStore:
             raise TaskNotFoundError(task_id)
         return found[0].task
 
-    async def live_tasks(self, task_ids: list[str]) -> dict[str, Task]:
+    async def lookup(self, task_ids: list[str]) -> dict[str, Task | None]:
+        """The ids that have a record: their task, or None for a deleted one (one read)."""
         found = await self._state.get_many([task_key(t) for t in task_ids])
-        tasks: dict[str, Task] = {}
+        tasks: dict[str, Task | None] = {}
         for task_id in task_ids:
             record = parse_record(found.get(task_key(task_id)))
-            if record is not None and not record.deleted:
-                tasks[task_id] = record.task
+            if record is not None:
+                tasks[task_id] = None if record.deleted else record.task
         return tasks
 
     async def page(self, at: Cursor, size: int) -> tuple[list[Task], Cursor | None]:
         """Up to ``size`` live tasks after ``at`` in index order (see ShardedIndex.walk)."""
         max_reads = self._settings.list_max_page_reads
-        return await self._index.walk(at, size, max_reads, self.live_tasks)
+        return await self._index.walk(at, size, max_reads, self.lookup)
 
     # -- writes ---------------------------------------------------------------------------
 
     async def create(self, task: Task, event: TaskEvent) -> Task:
-        """Store ``task`` with its index entry and its event, all in one transaction."""
+        """Reserve ``task``'s index entry, then store it with its event in one transaction.
+
+        The entry comes first so that a task never exists unlisted; until the transaction
+        commits, listings skip the entry (no record), and a failed create leaves only that
+        entry, compacted later. The transaction holds one write, so its outbox publishes
+        exactly one message: the TaskEvent.
+        """
         record = TaskRecord.first(task, event.event_id)
         shard = self._index.pick_shard()
         key = task_key(task.id)
-
-        async def attempt() -> Task:
-            entry, page = await self._index.entry(shard, task.id)
-            await self._state.transact(
-                [entry, Write(key, encode(record))], Announce(key, encode(event))
-            )
-            self._index.appended(page)
-            return task
-
         async with self._index.lock(shard):
+            await retrying(
+                self._settings,
+                f"index shard {shard}",
+                lambda: self._index.reserve(shard, task.id),
+            )
             try:
-                return await retrying(self._settings, f"index shard {shard}", attempt)
-            except TaskApiError:
-                # On Redis a rejected transaction may have stored the record anyway: remove
-                # it, so no task exists that no listing shows (its event is then a phantom).
-                await self._forget(task.id)
-                raise
+                await self._state.transact(
+                    [Write(key, encode(record))], Announce(key, encode(event))
+                )
+            except DaprUnavailableError as exc:
+                raise await self._refused(task.id, exc) from exc
+        return task
+
+    async def _refused(self, task_id: str, exc: DaprUnavailableError) -> DaprUnavailableError:
+        """Why a create's transaction failed, for the user, with what it left removed.
+
+        Its one write checks no version, so it cannot have lost a race: either the store is
+        down, or it refused the transaction itself, which is what a state store without the
+        outbox metadata does (daprd then writes the event as a plain value). On Redis a
+        refused transaction may still have stored the record: it is removed, so no task
+        exists whose create answered an error (its event, if published, is a phantom).
+        """
+        try:
+            await self._state.get(task_key(task_id))
+        except TaskApiError:
+            return exc  # down: nothing was applied (a late commit lands with its entry)
+        await self._forget(task_id)
+        return DaprUnavailableError(
+            f"{exc}; the state store answers but refused the transaction: check that it has "
+            f"the outbox metadata ({', '.join(OUTBOX_METADATA)})"
+        )
 
     async def change(
         self, task_id: str, if_match: str | None, change: Change, *, delete: bool = False

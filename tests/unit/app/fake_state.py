@@ -17,6 +17,7 @@ class FakeState:
         self.gets: list[str] = []
         self.puts: list[str] = []
         self.announced: list[bytes] = []
+        self.published: list[bytes] = []
 
     def store(self, key: str, value: bytes) -> None:
         """Write ``key`` as another writer would (no checks, next version)."""
@@ -57,4 +58,7 @@ class FakeState:
                 self._check(w.key, w.version)
         for w in writes:
             self.store(w.key, w.value)
+            # what Dapr's outbox publishes: a message per written value, the announced
+            # event in place of the value written to its key
+            self.published.append(announce.event if w.key == announce.key else w.value)
         self.announced.append(announce.event)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fake_state import FakeState
 
@@ -39,7 +39,7 @@ class Listed:
         self.state.store(page_key(shard, number), page.add(task_id).model_dump_json().encode())
         self.live.add(task_id)
 
-    async def live_tasks(self, task_ids: list[str]) -> dict[str, Task]:
+    async def live_tasks(self, task_ids: list[str]) -> dict[str, Task | None]:
         return {
             t: Task(id=t, title="t", created_at=NOW, updated_at=NOW)
             for t in task_ids
@@ -97,3 +97,24 @@ async def test_a_page_of_deleted_entries_costs_bounded_reads_and_gets_compacted(
             break
     assert [t.id for t in all_items] == [_id(10_000)]
     assert sum(len(p.entries) for p in fake.pages) == 1  # dead entries compacted
+
+
+async def test_an_entry_ahead_of_its_record_is_skipped_and_kept_until_the_grace_ends() -> None:
+    """A create reserves its entry before its record commits: listings skip it meanwhile
+    and must not compact it (the create may still commit); after the grace they do."""
+    fake = Listed()
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    clock = [now]
+    fake.index = ShardedIndex(fake.state, grace_seconds=600, clock=lambda: clock[0])
+    page = IndexPage(shard=0, number=0).add(_id(1), at=now).add(_id(2), at=now)
+    fake.state.store(page_key(0, 0), page.model_dump_json().encode())
+    fake.live.add(_id(2))  # 1 is still committing, 2 has its record
+
+    items, _ = await fake.walk(Cursor(), 10, 64)
+    assert [t.id for t in items] == [_id(2)]
+    assert {e.task_id for e in fake.pages[0].entries} == {_id(1), _id(2)}
+
+    clock[0] = now + timedelta(seconds=601)  # 1's create failed long ago
+    items, _ = await fake.walk(Cursor(), 10, 64)
+    assert [t.id for t in items] == [_id(2)]
+    assert {e.task_id for e in fake.pages[0].entries} == {_id(2)}

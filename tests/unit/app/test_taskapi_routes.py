@@ -21,7 +21,7 @@ from taskapi.main import create_app
 from taskapi.service import TaskService
 from taskapi.settings import Settings
 from taskapi.shards import ShardedIndex
-from taskapi.statestore import Versioned
+from taskapi.statestore import Announce, Versioned, Write
 from taskapi.tasks import TaskStore
 
 
@@ -139,3 +139,31 @@ async def test_a_store_outage_is_503_with_retry_after() -> None:
         assert reply.headers["Retry-After"] == "5"
         assert "down" in reply.json()["detail"]
         assert (await api.post("/tasks", json={"title": "t"})).status_code == 503
+
+
+async def test_only_task_events_are_published(api: httpx.AsyncClient, state: FakeState) -> None:
+    """Index pages are storage: a create writes its page outside the transaction, so
+    what the outbox publishes (a message per written value) is the TaskEvent alone."""
+    for i in range(5):
+        task_id = (await api.post("/tasks", json={"title": f"t{i}"})).json()["id"]
+        await api.put(f"/tasks/{task_id}/status", params={"status": "completed"})
+    published = [json.loads(raw) for raw in state.published]
+    assert len(published) == 10
+    assert all(set(m) >= {"event_id", "event_type", "task_id", "revision"} for m in published)
+
+
+class RefusingState(FakeState):
+    """Refuses every transaction, as a store without the outbox metadata does."""
+
+    async def transact(self, writes: list[Write], announce: Announce) -> None:
+        raise DaprUnavailableError("transaction refused: Dapr answered INTERNAL")
+
+
+async def test_a_refused_create_is_503_naming_the_outbox_and_lists_nothing() -> None:
+    async with _client(RefusingState(), Settings()) as api:
+        reply = await api.post("/tasks", json={"title": "t"})
+        assert reply.status_code == 503
+        assert "outboxPublishPubsub" in reply.json()["detail"]
+        listed = await api.get("/tasks")
+        assert listed.status_code == 200
+        assert listed.json()["items"] == []
