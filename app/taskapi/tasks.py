@@ -109,18 +109,16 @@ class TaskStore:
         record = TaskRecord.first(task, event.event_id)
         shard = self._index.pick_shard()
         key = task_key(task.id)
-        async with self._index.lock(shard):
+        async with self._index.lock(shard):  # only the page append: the commit runs freely
             await retrying(
                 self._settings,
                 f"index shard {shard}",
                 lambda: self._index.reserve(shard, task.id),
             )
-            try:
-                await self._state.transact(
-                    [Write(key, encode(record))], Announce(key, encode(event))
-                )
-            except DaprUnavailableError as exc:
-                raise await self._refused(task.id, exc) from exc
+        try:
+            await self._state.transact([Write(key, encode(record))], Announce(key, encode(event)))
+        except DaprUnavailableError as exc:
+            raise await self._refused(task.id, exc) from exc
         return task
 
     async def _refused(self, task_id: str, exc: DaprUnavailableError) -> DaprUnavailableError:
