@@ -37,6 +37,19 @@ cache_key() {
   fi
 }
 
+build_kubernetes() {
+  local out=$1 v
+  v=$(module_version kubernetes k8s.io/kubernetes)
+  local minor=${v#v1.}; minor=${minor%%.*}
+  local pkg=k8s.io/component-base/version
+  go build -trimpath -o "$out/" -ldflags "-s -w \
+      -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor \
+      -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler
+}
+
 # The real node's kubelet and kube-proxy, built from a copy of the k8s.io/kubernetes module with
 # kubernetes-node/patches applied (the kubelet's kernel-tunable check warns instead of rewriting
 # machine-wide sysctls); a go.work points the build at the copy, as for daprd. A patch that no

@@ -13,13 +13,12 @@ import re
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import node, node_network
+from harness import node_network
 from harness.port_forward import PortForward
 from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack
 from harness.repo import REPO
@@ -30,19 +29,6 @@ pytestmark = pytest.mark.integration
 # next step, notification-service's daprd, crash-looped): deselected by default, run with
 # `pytest -m realnode_unproven`. The open work of issue 17.
 UNPROVEN = pytest.mark.realnode_unproven
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStack]:
-    reason = node.unavailable_reason()
-    assert not reason, f"the real node cannot run on this machine: {reason}"
-    stack = RealStack(tmp_path_factory.mktemp("real-node"))
-    stack.start(say=lambda message: print(f"==> {message}", flush=True))
-    print("phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stack.phases.items()))
-    try:
-        yield stack
-    finally:
-        stack.stop()
 
 
 def curl(method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
@@ -168,6 +154,7 @@ def test_exec_and_cluster_dns_in_a_pod(real: RealStack) -> None:
 
 
 @UNPROVEN
+@pytest.mark.stops_the_real_node
 def test_teardown_leaves_nothing_behind(real: RealStack) -> None:
     """Stopping the stack removes the node's namespace, cgroups, mounts and processes; only
     the guard route stays."""

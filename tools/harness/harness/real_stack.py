@@ -1,7 +1,9 @@
 """The sample on the real node, as the README installs it on a real cluster: Dapr from its chart,
 Redis behind the Service ``redis-master`` with the Secret ``redis`` (what the Bitnami chart
-gives), the TaskApi CRD, the operator (here a host process under its own ServiceAccount), and
-``kubectl apply -k deploy/samples``. The demo and the real-node tests share it.
+gives), the TaskApi CRD and the operator, and ``kubectl apply -k deploy/samples``. The operator is
+either installed by its Helm chart as the README's Install section writes it (two pods, in-cluster,
+leader election) or, for a test that wants its log file and no image, a host process under its
+own ServiceAccount. The demo and the real-node tests share it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Self
 
 import yaml
 
-from harness import dapr_chart
+from harness import dapr_chart, operator_chart
 from harness.kube import Cluster, ClusterOptions, KubectlError
 from harness.node_images import REDIS_IMAGE
 from harness.ports import LOOPBACK, free_port
@@ -124,8 +126,9 @@ class RealStack:
     each step took (printed by the demo and the tests)."""
 
     workdir: Path
+    operator_from_chart: bool = False
     cluster: Cluster = field(init=False)
-    operator: Process = field(init=False)
+    operator: Process | None = field(init=False, default=None)
     phases: dict[str, float] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
 
@@ -141,21 +144,31 @@ class RealStack:
             say("installing Dapr with its Helm chart into dapr-system")
             self.phases["dapr chart"] = dapr_chart.install(self.cluster, "1.17.0")
             step = time.monotonic()
-            say("installing the TaskApi CRD and the operator (a host process, its ServiceAccount)")
-            self.cluster.install_crds([CRD])
-            self.operator = start_operator(self.cluster, self.workdir)
-            self._stack.callback(self.operator.stop)
+            if self.operator_from_chart:
+                say(f"helm upgrade --install {operator_chart.RELEASE} (the README's Install)")
+                operator_chart.install(self.cluster)
+            else:
+                say("the TaskApi CRD and the operator (a host process, its ServiceAccount)")
+                self.cluster.install_crds([CRD])
+                self.operator = start_operator(self.cluster, self.workdir)
+                self._stack.callback(self.operator.stop)
+            self.phases["operator installed"] = time.monotonic() - step
+            step = time.monotonic()
             say(f"Redis behind Service redis-master, then deploy/samples into {NAMESPACE}")
             self.cluster.kubectl("create", "namespace", NAMESPACE)
             self.cluster.wait_for_default_serviceaccount(NAMESPACE)
             password = secrets.token_hex(12)
             self.cluster.apply_yaml(yaml.safe_dump_all(redis_manifests(password)), NAMESPACE)
             self.cluster.kubectl("apply", "-k", str(SAMPLES), "-n", NAMESPACE)
-            self.phases["operator + sample applied"] = time.monotonic() - step
+            self.phases["Redis + sample applied"] = time.monotonic() - step
             step = time.monotonic()
             say("waiting for the TaskApi to be Ready (2/2 pods, healthy subscription)")
             self.wait_ready(replicas=2)
             self.phases["TaskApi Ready"] = time.monotonic() - step
+            step = time.monotonic()
+            say("waiting for notification-service (2/2: the app and its daprd)")
+            self.wait_notifier()
+            self.phases["notification-service Ready"] = time.monotonic() - step
             self.phases["total"] = time.monotonic() - began
         except BaseException:
             self.stop()
@@ -176,17 +189,34 @@ class RealStack:
         what = f"TaskApi {TASKAPI} Ready"
         eventually(ready, timeout, what, tolerate=(KubectlError,), explain=self.explain, interval=1)
 
+    def wait_notifier(self, timeout: float = 180) -> None:
+        def ready() -> bool:
+            found = self.cluster.get_json("deployment", "notification-service", "-n", NAMESPACE)
+            return (found.get("status") or {}).get("readyReplicas") == 1
+
+        what = "deployment notification-service 1 ready replica"
+        eventually(ready, timeout, what, tolerate=(KubectlError,), explain=self.explain, interval=1)
+
     def explain(self) -> str:
-        """What a person would look at when the sample is not Ready."""
-        parts = []
-        for args in (
+        """What a person would look at when the sample is not Ready: the objects, the events,
+        the tail of every container's log and of its previous run (a crash loop's last words)."""
+        commands: list[tuple[str, ...]] = [
             ("get", "taskapis,pods", "-n", NAMESPACE, "-o", "wide"),
             ("get", "pods", "-n", "dapr-system", "-o", "wide"),
             ("describe", "taskapi", TASKAPI, "-n", NAMESPACE),
             ("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"),
-        ):
+        ]
+        apps = ((TASKAPI_SELECTOR, "taskapi"), (NOTIFIER_SELECTOR, "notification-service"))
+        for selector, app in apps:
+            for container in (app, "daprd"):
+                logs = ("logs", "-n", NAMESPACE, "-l", selector, "-c", container, "--tail=15")
+                commands += [(*logs, "--prefix"), (*logs, "--prefix", "--previous")]
+        parts = []
+        for args in commands:
             result = self.cluster.kubectl(*args, check=False)
             parts.append(f"$ kubectl {' '.join(args)}\n{(result.stdout + result.stderr)[-2500:]}")
+        if self.operator_from_chart:
+            parts.append(operator_chart.explain(self.cluster))
         if self.cluster.node is not None:
             parts.append(self.cluster.node.explain())
         return "\n".join(parts)

@@ -1,0 +1,75 @@
+"""The operator installed on the real node as the README's Install section writes it: the
+namespace with the restricted Pod Security Standard enforced, then ``helm upgrade --install``
+of ``deploy/helm/taskapi-operator`` with ``--wait``. Its pods run the operator image from
+scripts/images.sh (loaded into the node, never pulled), in-cluster, as their ServiceAccount.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+from harness import binaries
+from harness.repo import REPO
+
+if TYPE_CHECKING:
+    from harness.kube import Cluster
+
+NAMESPACE = "taskapi-system"
+RELEASE = "taskapi-operator"
+SELECTOR = "app.kubernetes.io/name=taskapi-operator"
+
+
+def readme_commands() -> list[list[str]]:
+    """The README's Install commands that install the operator (those before the sample's
+    ``kubectl apply``), read from the README itself so the two cannot drift apart."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Install", 1)[1]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line) for line in block.splitlines() if line.strip()]
+    operator = [argv for argv in commands if NAMESPACE in argv]
+    if len(operator) != 3 or operator[-1][:3] != ["helm", "upgrade", "--install"]:
+        raise RuntimeError(f"the README's Install block changed shape: {operator}")
+    return operator
+
+
+def install(cluster: Cluster, timeout: float = 240, extra: tuple[str, ...] = ()) -> float:
+    """Run the README's commands from the repository's root; returns the seconds until the
+    release's pods are ready (helm's ``--wait``). ``extra`` goes to helm (``--set``)."""
+    began = time.monotonic()
+    for argv in readme_commands():
+        if argv[0] == "kubectl":
+            cluster.kubectl(*argv[1:])
+            continue
+        helm = [str(binaries.find("helm")), *argv[1:], f"--timeout={int(timeout)}s", *extra]
+        result = subprocess.run(
+            helm,
+            cwd=REPO,
+            env=cluster.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout + 30,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"helm install of the operator's chart failed: {result.stderr.strip()[-2000:]}\n"
+                + explain(cluster)
+            )
+    return time.monotonic() - began
+
+
+def explain(cluster: Cluster) -> str:
+    """The operator's pods, events and log tails: what the README's troubleshooting reads."""
+    parts = []
+    for args in (
+        ("get", "pods,deploy,lease", "-n", NAMESPACE, "-o", "wide"),
+        ("get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"),
+        ("logs", "-n", NAMESPACE, "-l", SELECTOR, "--tail=20", "--prefix"),
+        ("logs", "-n", NAMESPACE, "-l", SELECTOR, "--tail=20", "--prefix", "--previous"),
+    ):
+        result = cluster.kubectl(*args, check=False)
+        parts.append(f"$ kubectl {' '.join(args)}\n{(result.stdout + result.stderr)[-2500:]}")
+    return "\n".join(parts)
