@@ -36,8 +36,8 @@ async def notify(request: Request) -> dict[str, bool]:
 
 
 @app.get("/notifications")
-async def notifications() -> list[dict[str, Any]]:
-    return list(received)
+async def notifications(task_id: str | None = None) -> list[dict[str, Any]]:
+    return [n for n in received if task_id is None or n["task_id"] == task_id]
 
 
 @app.get("/health")

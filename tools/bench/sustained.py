@@ -114,8 +114,8 @@ class Sustained:
         return self.notified_in_load / self.seconds if self.seconds else 0.0
 
 
-def _completions(url: str) -> list[tuple[str, float]]:
-    reply = httpx.get(url, timeout=60)
+def _completions(url: str, task_id: str | None = None) -> list[tuple[str, float]]:
+    reply = httpx.get(url, params={"task_id": task_id} if task_id else None, timeout=60)
     reply.raise_for_status()
     return [
         (n["task_id"], datetime.fromisoformat(n["received_at"]).timestamp())
@@ -124,14 +124,22 @@ def _completions(url: str) -> list[tuple[str, float]]:
     ]
 
 
-def _wait_notified(url: str, wanted: set[str], budget: float) -> list[tuple[str, float]]:
-    """Notifications once every wanted task has one, or when the budget runs out."""
+def _wait_notified(url: str, acked: dict[str, float], budget: float) -> list[tuple[str, float]]:
+    """Notifications once every acknowledged task has one, or when the budget runs out.
+
+    Polls for the last acknowledged task first (a small answer): the whole record is a
+    few MiB after a long run, and fetching it often would charge its serialisation to the
+    notifier's CPU per cycle.
+    """
     deadline = time.monotonic() + budget
+    last = max(acked, key=lambda t: acked[t], default=None)
+    while last is not None and not _completions(url, last) and time.monotonic() < deadline:
+        time.sleep(0.25)
     while True:
         seen = _completions(url)
-        if wanted <= {t for t, _ in seen} or time.monotonic() > deadline:
+        if set(acked) <= {t for t, _ in seen} or time.monotonic() > deadline:
             return seen
-        time.sleep(0.5)
+        time.sleep(2)
 
 
 def _recording_cycle(acked: dict[str, float]) -> load.Step:
@@ -176,7 +184,7 @@ def measure(
     warm: dict[str, float] = {}
     load.run_sync(subject.url, _recording_cycle(warm), clients=1, per_client=20, budget_seconds=60)
     if url is not None:
-        _wait_notified(url, set(warm), 60)
+        _wait_notified(url, warm, 60)
     before = _sample(subject)
     time.sleep(IDLE_SECONDS)
     idle = {n: (cpu - before[n][0]) / IDLE_SECONDS for n, (cpu, _) in _sample(subject).items()}
@@ -195,7 +203,7 @@ def measure(
     wall_end = wall_start + out.seconds
     mine = os.times()
     if url is not None:
-        seen = _wait_notified(url, set(out.acked), drain_budget)
+        seen = _wait_notified(url, out.acked, drain_budget)
         times = Counter(t for t, _ in seen)
         first: dict[str, float] = {}
         for task_id, at in seen:
