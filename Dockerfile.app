@@ -28,6 +28,11 @@ RUN touch /src/README.md \
 
 FROM ${BASE_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# The user the pods run as, in /etc/passwd: a kubelet adds no entry for a runAsUser (podman does),
+# and kopf names its identity with getpass.getuser(), which fails for a uid passwd lacks.
+RUN groupadd --system --gid 10001 taskapi \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin taskapi
 COPY --from=build /opt/venv /opt/venv
 # numeric non-root user, so runAsNonRoot can be verified by the kubelet
 USER 10001:10001

@@ -87,7 +87,8 @@ build Dockerfile.operator "$operator_image"
 "${podman[@]}" image prune --force >/dev/null
 
 # --read-only-tmpfs=false: not even /tmp is writable, so a program that writes anywhere fails
-run=("${podman[@]}" run --rm --read-only --read-only-tmpfs=false "${limits[@]}")
+# --passwd=false: podman would add an /etc/passwd entry for the user; a kubelet does not
+run=("${podman[@]}" run --rm --read-only --read-only-tmpfs=false --passwd=false "${limits[@]}")
 
 for image in "$app_image" "$operator_image"; do
   got=$("${run[@]}" --network none --entrypoint id "$image" -u)
@@ -96,7 +97,10 @@ for image in "$app_image" "$operator_image"; do
   if "${run[@]}" --network none --user 0 --entrypoint sh "$image" -c ': > /probe' 2>/dev/null; then
     fail "$image: the root filesystem is writable under --read-only"
   fi
-  say "$image runs as uid $uid; its root filesystem is read-only"
+  # kopf (and anything calling getpass.getuser()) needs the uid in /etc/passwd
+  user=$("${run[@]}" --network none --entrypoint python3 "$image" -c 'import getpass; print(getpass.getuser())') \
+    || fail "$image: uid $uid has no /etc/passwd entry (getpass.getuser() fails)"
+  say "$image runs as uid $uid ($user); its root filesystem is read-only"
 done
 
 # taskapi on a free loopback port of the host network: /health answers without a sidecar

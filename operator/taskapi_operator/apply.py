@@ -1,11 +1,12 @@
-"""Writing one TaskApi's children: apply what differs in dependency order, leave others'
-objects alone, prune what the spec no longer produces."""
+"""Writing one TaskApi's children: apply what differs in dependency order (independent
+children at once), leave others' objects alone, prune what the spec no longer produces."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from taskapi_operator import names
 from taskapi_operator.builders import build_children
@@ -53,6 +54,43 @@ def describe_apply_error(manifest: Mapping[str, Any], error: KubeError) -> str:
     return f"cannot apply {what}: {error.message}"
 
 
+def waves(children: Sequence[T], kind: Callable[[T], str]) -> list[list[T]]:
+    """The children (in build order) in the order they may be written: the Deployment, and
+    what follows it, after everything before it (daprd reads its Components and Resiliency
+    only when it starts, and a pod needs its ServiceAccount); the children of one wave at
+    once."""
+    for i, child in enumerate(children):
+        if kind(child) == "Deployment":
+            return [list(w) for w in (children[:i], children[i:]) if w]
+    return [list(children)]
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Child:
+    """One manifest of a pass and what is known of its live object."""
+
+    manifest: dict[str, Any]
+    kind: Kind
+    cached: Mapping[str, Any] | None
+    live: Mapping[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["metadata"]["name"])
+
+
+def _raise_transient(results: list[BaseException | Any]) -> None:
+    """The first error worth a retry, once every request of the wave has ended."""
+    for result in results:
+        if isinstance(result, TransientError):
+            raise result
+        if isinstance(result, BaseException) and not isinstance(result, KubeError):
+            raise result  # a bug: not the user's to fix
+
+
 class Applier:
     def __init__(self, kube: ChildApi, caches: Caches, spec_changes: SpecChanges) -> None:
         self._kube = kube
@@ -60,39 +98,74 @@ class Applier:
         self._spec_changes = spec_changes
 
     async def apply(self, taskapi: TaskApi, entry: Entry) -> Outcome:
-        """Apply what differs, in dependency order; stop writing at the first conflict or
-        lasting error (later children, e.g. the Deployment, depend on earlier ones)."""
+        """Apply what differs, wave by wave (``waves``), the requests of a wave at once: a
+        new TaskApi's first pass costs three round trips, not one per read and write.
+
+        Nothing is written while a child's name is someone else's (every conflict is named),
+        and after a lasting error no later wave is (the Deployment depends on what comes
+        before it)."""
         outcome = Outcome()
-        wanted: set[tuple[str, str]] = set()
+        children = []
         for manifest in build_children(taskapi):
             kind = names.kind_of(manifest["apiVersion"], manifest["kind"])
-            name = manifest["metadata"]["name"]
-            wanted.add((kind.kind, name))
+            cached = self._caches.child(
+                kind, taskapi.namespace, taskapi.name, manifest["metadata"]["name"]
+            )
+            child = _Child(manifest, kind, cached)
+            child.live = entry.freshest(kind.plural, child.name, cached)
+            children.append(child)
+        await self._read_unknown(taskapi, children, outcome)
+        outcome.conflicts = [
+            conflict(c.kind, c.live)
+            for c in children
+            if c.live is not None and not controlled_by(c.live, taskapi.uid)
+        ]
+        if outcome.conflicts or outcome.apply_error:
+            return outcome
+        for wave in waves(children, lambda c: str(c.manifest["kind"])):
+            outcome.apply_error = await self._write(entry, wave, outcome)
             if outcome.apply_error:
-                continue
-            cached = self._caches.child(kind, taskapi.namespace, taskapi.name, name)
-            live = entry.freshest(kind.plural, name, cached)
-            try:
-                if live is None:  # not ours by label: maybe someone else's, maybe absent
-                    live = await self._kube.get(kind, taskapi.namespace, name)
-                if live is not None and not controlled_by(live, taskapi.uid):
-                    outcome.conflicts.append(conflict(kind, live))
-                    continue
-                if outcome.conflicts:
-                    continue  # still looking, to name every conflict; writing nothing more
-                applied = stamped(manifest)
-                if not up_to_date(applied, live):
-                    written = await self._kube.apply(applied)
-                    entry.wrote_child(kind.plural, written, (cached, live))
-                    self._spec_changes.wrote(kind.plural, written)
-                    outcome.applied.append(f"{kind.kind}/{name}")
-            except TransientError:
-                raise
-            except KubeError as e:  # a lasting answer (invalid, forbidden): the user's to fix
-                outcome.apply_error = describe_apply_error(manifest, e)
-        if not outcome.conflicts and not outcome.apply_error:
-            outcome.pruned = await self._prune(taskapi, wanted)
+                return outcome
+        wanted = {(c.kind.kind, c.name) for c in children}
+        outcome.pruned = await self._prune(taskapi, wanted)
         return outcome
+
+    async def _read_unknown(
+        self, taskapi: TaskApi, children: list[_Child], outcome: Outcome
+    ) -> None:
+        """GET the children the caches do not hold as ours: absent, or maybe someone else's."""
+        unknown = [c for c in children if c.live is None]
+        results = await asyncio.gather(
+            *(self._kube.get(c.kind, taskapi.namespace, c.name) for c in unknown),
+            return_exceptions=True,
+        )
+        _raise_transient(results)
+        for child, result in zip(unknown, results, strict=True):
+            if isinstance(result, KubeError):  # a lasting answer (forbidden): the user's to fix
+                outcome.apply_error = outcome.apply_error or describe_apply_error(
+                    child.manifest, result
+                )
+            elif not isinstance(result, BaseException):
+                child.live = result
+
+    async def _write(self, entry: Entry, wave: list[_Child], outcome: Outcome) -> str | None:
+        """Apply the wave's children that differ, at once; the first lasting error, if any."""
+        stamped_wave = [(c, stamped(c.manifest)) for c in wave]
+        due = [(c, applied) for c, applied in stamped_wave if not up_to_date(applied, c.live)]
+        results = await asyncio.gather(
+            *(self._kube.apply(applied) for _, applied in due), return_exceptions=True
+        )
+        for (child, _), result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):
+                continue
+            entry.wrote_child(child.kind.plural, result, (child.cached, child.live))
+            self._spec_changes.wrote(child.kind.plural, result)
+            outcome.applied.append(f"{child.kind.kind}/{child.name}")
+        _raise_transient(results)
+        for (child, _), result in zip(due, results, strict=True):
+            if isinstance(result, KubeError):  # a lasting answer (invalid, forbidden)
+                return describe_apply_error(child.manifest, result)
+        return None
 
     async def _prune(self, taskapi: TaskApi, wanted: set[tuple[str, str]]) -> list[str]:
         """Delete children this TaskApi controls that the spec no longer produces."""

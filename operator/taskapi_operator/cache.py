@@ -43,6 +43,23 @@ def _picks(items: Any, keys: Iterable[str]) -> list[dict[str, Any]]:
     return [_pick(i, keys) for i in items or [] if isinstance(i, Mapping)]
 
 
+def _container_statuses(items: Any) -> list[dict[str, Any]]:
+    """Readiness, and what status/pods.py says of a container stuck waiting (its reason, the
+    last exit code, the restarts): small, and only there while it is so."""
+    out = []
+    for item in _picks(items, ("name", "ready", "restartCount", "state", "lastState")):
+        waiting = (item.pop("state", None) or {}).get("waiting") or {}
+        terminated = (item.pop("lastState", None) or {}).get("terminated") or {}
+        if "reason" in waiting:
+            item["state"] = {"waiting": {"reason": waiting["reason"]}}
+            if "exitCode" in terminated:
+                item["lastState"] = {"terminated": {"exitCode": terminated["exitCode"]}}
+        if not item.get("restartCount"):
+            item.pop("restartCount", None)
+        out.append(item)
+    return out
+
+
 def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
     """A pod as status/pods.py and the selector check read it. A pod with its injected daprd
     is ~20x larger in full (env, args, volumes, managedFields) and there is one per replica:
@@ -60,8 +77,8 @@ def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
         "status": {
             **_pick(status, ("phase", "podIP")),
             "conditions": _picks(status.get("conditions"), ("type", "status")),
-            "containerStatuses": _picks(status.get("containerStatuses"), ("name", "ready")),
-            "initContainerStatuses": _picks(status.get("initContainerStatuses"), ("name", "ready")),
+            "containerStatuses": _container_statuses(status.get("containerStatuses")),
+            "initContainerStatuses": _container_statuses(status.get("initContainerStatuses")),
         },
     }
     return compact(slim)

@@ -105,19 +105,25 @@ async def _on_child(
     key = _owner_key(body)
     if key is not None:
         running: Runtime = memo["runtime"]
+        entry = running.entries.get(key)
+        if entry is not None:
+            entry.seen_child(resource.plural, body)
         full = running.spec_changes.changed(resource.plural, body, deleted=type == "DELETED")
         running.queue.kick(key, full=full)
 
 
-def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
+# Index functions are async too, though they never await: kopf runs a sync handler in its
+# thread pool, a hand-off per watch event (tens of thousands in a mass create) for a few
+# microseconds of dict work, contending with the event loop for the GIL.
+async def _index_by_instance(body: kopf.Body, **_: Any) -> Any:
     return cache.by_instance(body)
 
 
-def _index_pod_by_instance(body: kopf.Body, **_: Any) -> Any:
+async def _index_pod_by_instance(body: kopf.Body, **_: Any) -> Any:
     return cache.pod_by_instance(body)
 
 
-def _index_by_name(body: kopf.Body, **_: Any) -> Any:
+async def _index_by_name(body: kopf.Body, **_: Any) -> Any:
     return cache.by_name(body)
 
 

@@ -21,6 +21,7 @@ from taskapi_operator.apiclient import ApiClient, ApiError
 from taskapi_operator.errors import TransientError
 from taskapi_operator.leadership import LeaseConflictError
 from taskapi_operator.names import Kind
+from taskapi_operator.ratelimit import TokenBucket
 
 # HTTP statuses that say "try again" rather than "your request is wrong".
 _TRANSIENT_STATUSES = frozenset({408, 409, 429})
@@ -108,15 +109,30 @@ def _ignore(_verb: str, _plural: str, _status: int) -> None:
 
 
 class Kube:
-    """One field manager for every write; every request passes through ``_request``."""
+    """One field manager for every write; every request passes through ``_request``, and
+    every reconcile request through the rate limit (``limiter``). Events have a bucket of
+    their own (``event_limiter``), as client-go's event recorder has its own client and
+    limiter: a courtesy to the user must not hold back the writes a pass is for."""
 
     def __init__(
-        self, client: ApiClient, field_manager: str, observer: RequestObserver = _ignore
+        self,
+        client: ApiClient,
+        field_manager: str,
+        *,
+        limiter: TokenBucket,
+        event_limiter: TokenBucket,
+        observer: RequestObserver = _ignore,
     ) -> None:
         self._client = client
         self._field_manager = field_manager
+        self._limiters = {"reconcile": limiter, "events": event_limiter}
         self._observer = observer
         self.counters = Counters()
+
+    @property
+    def throttled_seconds(self) -> float:
+        """Seconds requests have waited for either bucket (a metric)."""
+        return sum(limiter.waited_seconds for limiter in self._limiters.values())
 
     async def _request(
         self,
@@ -128,8 +144,11 @@ class Kube:
         content_type: str = _JSON,
         count: bool = True,
     ) -> Any:
-        if count:  # the Lease's renewals are election traffic, not reconcile I/O
+        # The Lease's renewals are election traffic, not reconcile I/O: neither counted nor
+        # rate limited (a backlog of reconcile requests must not cost the leadership).
+        if count:
             self.counters.by_verb[method] = self.counters.by_verb.get(method, 0) + 1
+            await self._limiters["events" if kind == names.EVENTS else "reconcile"].wait()
         headers = {"Accept": _JSON, "Content-Type": content_type}
         status = 0
         try:

@@ -11,6 +11,7 @@ benchmark reads those.
 
 from __future__ import annotations
 
+import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -23,7 +24,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from taskapi_operator import names
@@ -119,10 +120,17 @@ class StateCollector(Collector):
         bodies: Callable[[], Iterable[Mapping[str, Any]]],
         queue_depth: Callable[[], int],
         leading: Callable[[], bool],
+        *,
+        probe_times: Callable[[], Iterable[float | None]],
+        throttled_seconds: Callable[[], float],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._bodies = bodies
         self._queue_depth = queue_depth
         self._leading = leading
+        self._probe_times = probe_times
+        self._throttled_seconds = throttled_seconds
+        self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
@@ -143,3 +151,19 @@ class StateCollector(Collector):
         for (ready, reason), count in sorted(ready_reasons(self._bodies()).items()):
             taskapis.add_metric([ready, reason], count)
         yield taskapis
+        # Status keeps no probe heartbeat (a steady state writes nothing): this says how
+        # current the subscription findings are. Alert when it exceeds a few resync intervals.
+        times = [t for t in self._probe_times() if t is not None]
+        age = GaugeMetricFamily(
+            f"{PREFIX}_probe_age_seconds",
+            "Seconds since the sidecars of the least recently probed TaskApi were probed "
+            "(TaskApis with ready pods; 0 when there are none).",
+        )
+        age.add_metric([], max(0.0, self._clock() - min(times)) if times else 0.0)
+        yield age
+        throttled = CounterMetricFamily(
+            f"{PREFIX}_api_throttled_seconds",
+            "Seconds API requests waited for the client-side rate limit (API_QPS, API_BURST).",
+        )
+        throttled.add_metric([], self._throttled_seconds())
+        yield throttled

@@ -39,10 +39,7 @@ def _now() -> datetime:
 
 def status_policy(settings: OperatorSettings) -> StatusPolicy:
     """The policy production runs with: tests take it from here too."""
-    return StatusPolicy(
-        heartbeat_seconds=settings.status_heartbeat_seconds,
-        confirmations=settings.probe_confirmations,
-    )
+    return StatusPolicy(confirmations=settings.probe_confirmations)
 
 
 class Probe(Protocol):
@@ -96,14 +93,15 @@ class Reconciler:
         except InvalidSpecError as e:
             generation = int(body["metadata"].get("generation", 0))
             new = invalid_spec_status(previous, generation, str(e), self._clock())
-            await self._publisher.write(key, entry, previous, new)
+            await self._publisher.write(key, entry, previous, new, stuck=False)
             return Result()
         outcome = Outcome()
         if full and not taskapi.paused:
             outcome = await self._applier.apply(taskapi, entry)
         observed = await self._observe(taskapi, entry, outcome)
         new = compute_status(taskapi, observed, previous, self._clock(), self._policy)
-        requeue_after = await self._publisher.publish(key, entry, previous, new)
+        stuck = any(view.stuck for view in live_pods(observed.pods))
+        requeue_after = await self._publisher.publish(key, entry, previous, new, stuck=stuck)
         if outcome.changed:
             self._logger.info(
                 "Applied children taskapi=%s/%s children=%s", *key, ",".join(outcome.changed)
@@ -113,7 +111,9 @@ class Reconciler:
 
     async def _observe(self, taskapi: TaskApi, entry: Entry, outcome: Outcome) -> Observed:
         ns, instance = taskapi.namespace, taskapi.name
-        deployment = self._caches.child(_DEPLOYMENTS, ns, instance, names.deployment_name(instance))
+        name = names.deployment_name(instance)
+        cached = self._caches.child(_DEPLOYMENTS, ns, instance, name)
+        deployment = entry.observed(_DEPLOYMENTS.plural, name, cached)
         if deployment is not None and not controlled_by(deployment, taskapi.uid):
             deployment = None  # someone else's: its state is not ours to report
         selector = names.selector_labels(instance).items()
@@ -126,6 +126,8 @@ class Reconciler:
         missing_secrets = await self._secrets.missing(ns, taskapi.referenced_secrets())
         pubsub, topic = taskapi.component_names.pubsub, taskapi.spec.pubsub.topic
         probes = await self._prober.probe(probe_targets(live_pods(pods)), pubsub, topic)
+        if probes:
+            entry.probed_at = self._clock().timestamp()
         finding = assess(pubsub, topic, probes)
         return Observed(
             deployment=deployment,

@@ -22,6 +22,7 @@ from taskapi_operator.events import EventRecorder
 from taskapi_operator.kube import Kube
 from taskapi_operator.probe import Prober
 from taskapi_operator.publish import StatusPublisher
+from taskapi_operator.ratelimit import TokenBucket
 from taskapi_operator.reconcile import Reconciler, status_policy
 from taskapi_operator.schedule import Schedule
 from taskapi_operator.secret_checks import SecretChecks
@@ -63,7 +64,13 @@ async def start(
     registry = metrics.registry()
     series = metrics.Metrics(registry)
     client = ApiClient(kopf_settings, logger)
-    kube = Kube(client, settings.field_manager, observer=series.count_api_request)
+    kube = Kube(
+        client,
+        settings.field_manager,
+        limiter=TokenBucket(settings.api_qps, settings.api_burst),
+        event_limiter=TokenBucket(settings.api_qps, settings.api_burst),
+        observer=series.count_api_request,
+    )
     schedule = Schedule(
         settings.resync_interval_seconds,
         settings.resync_jitter,
@@ -81,6 +88,7 @@ async def start(
         logger,
         hold_seconds=settings.ready_hold_seconds,
         confirm_seconds=settings.probe_confirm_seconds,
+        progress_seconds=settings.status_progress_seconds,
     )
     reconciler = Reconciler(
         entries=entries,
@@ -109,7 +117,15 @@ async def start(
         logger=logger,
         active=not settings.leader_election,  # else the elector switches it on
     )
-    registry.register(metrics.StateCollector(entries.bodies, queue.pending, lambda: queue.active))
+    registry.register(
+        metrics.StateCollector(
+            entries.bodies,
+            queue.pending,
+            lambda: queue.active,
+            probe_times=entries.probe_times,
+            throttled_seconds=lambda: kube.throttled_seconds,
+        )
+    )
     running = await replica.start(
         queue, kube, settings, logger, registry=registry, progress=progress
     )

@@ -37,6 +37,10 @@ class OperatorSettings(BaseSettings):
     # that has lasted this long: a blip (a node heartbeat late under load) is not a flap.
     ready_hold_seconds: float = Field(default=5.0, ge=0)
     resync_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    # While a TaskApi's pods start (Ready=False, PodsNotReady or SidecarNotReady) its status is
+    # written at most this often: each pod and Deployment event is progress, not news.
+    # Becoming Ready, or any other change, is written at once.
+    status_progress_seconds: float = Field(default=2.0, ge=0)
     # Transient API errors (409/429/5xx/timeouts) are retried after base * 2^n seconds
     # (jittered, at most max) instead of being reported.
     retry_base_seconds: float = Field(default=0.5, gt=0)
@@ -48,9 +52,15 @@ class OperatorSettings(BaseSettings):
     secret_check_seconds: float = Field(default=60.0, ge=0)
     # Page size of the watches' initial lists (0: one list).
     list_chunk_size: int = Field(default=500, ge=0)
-    # lastProbeTime is rewritten at most this often when nothing else changed, so a
-    # steady state costs one status write per interval instead of one per probe.
-    status_heartbeat_seconds: float = Field(default=300.0, ge=0)
+
+    # Client-side rate limit of the reconciler's API requests (ratelimit.py; the Lease's
+    # renewals apart): a token bucket of api_burst tokens refilled at api_qps per second, as
+    # client-go's --kube-api-qps/--kube-api-burst; Events have a bucket of their own with the
+    # same settings, as client-go's event recorder. 0 turns it off. The defaults keep a user's
+    # kubectl apply beside a mass create within 3x of its time on an idle apiserver while
+    # slowing the operator's own first pass little (docs/benchmarks.md).
+    api_qps: float = Field(default=100.0, ge=0)
+    api_burst: int = Field(default=200, ge=1)
 
     # Kubernetes API timeouts (kopf's default request timeout is 300 s: too long).
     request_timeout_seconds: float = Field(default=30.0, gt=0)

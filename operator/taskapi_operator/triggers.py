@@ -48,8 +48,15 @@ class SpecChanges:
         self._seen[_key(plural, body)] = fingerprint(body)
 
     def changed(self, plural: str, body: Mapping[str, Any], *, deleted: bool = False) -> bool:
-        """True when this event may need a full pass: a deletion, a first sight, or a change
-        of spec or of the operator's metadata since the last event or write."""
+        """True when this event may need a full pass: a deletion, or a change of spec or of
+        the operator's metadata since the last event or write.
+
+        A first sight needs none: a child the operator creates is often seen in its watch
+        before the apply's answer reaches ``wrote`` (at 1000 TaskApis created at once, each
+        of their 8 children queued another full pass behind the first passes of TaskApis
+        not applied yet), and at start-up the initial listing comes before every TaskApi's
+        full pass anyway. A child that is not the operator's echo is compared at the next
+        resync at the latest."""
         key = _key(plural, body)
         if deleted:
             self._seen.pop(key, None)
@@ -57,7 +64,7 @@ class SpecChanges:
         new = fingerprint(body)
         old = self._seen.get(key)
         self._seen[key] = new
-        return old != new
+        return old is not None and old != new
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -148,7 +148,11 @@ class WorkQueue:
             for key, entry in self._entries.items():
                 if entry.due <= now:
                     entry.due = self._schedule.next(now)  # the next turn, even if inactive
-                    self.kick(key, full=True)
+                    # A full pass already queued or running is as good as a resync: asking
+                    # again would run another one after it (a mass create's backlog outlasts
+                    # the first turns, and each TaskApi was applied twice).
+                    if (key, True) not in self._drains:
+                        self.kick(key, full=True)
 
     async def activate(self) -> None:
         """Start passing (this replica leads): everything the warm caches know, at once."""

@@ -274,13 +274,7 @@ def start_everything(stack: contextlib.ExitStack, workdir: Path) -> Demo:
     stack.enter_context(DaprControlPlane(cluster, workdir / "dapr-system"))
     say("installing the TaskApi CRD (deploy/crds)")
     cluster.kubectl("apply", "-k", str(REPO / "deploy" / "crds"))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=120s",
-        "crd/taskapis.taskapi.io",
-        timeout=150,
-    )
+    cluster.wait_established(["taskapis.taskapi.io"], timeout=120)
     redis = stack.enter_context(RedisServer(workdir / "redis"))
     say(f"redis-server on {redis.address}")
 

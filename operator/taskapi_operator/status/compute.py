@@ -15,7 +15,9 @@ from taskapi_operator.status.pods import (
     SIDECAR_NOT_READY,
     SIDECAR_READY,
     PodView,
+    Stuck,
     live_pods,
+    stuck_message,
 )
 from taskapi_operator.status.rollout import Rollout, available_condition, rollout
 from taskapi_operator.status.subscription import (
@@ -31,7 +33,6 @@ class StatusPolicy:
     """How status is published; no defaults: production's (reconcile.status_policy) is the
     one tests check."""
 
-    heartbeat_seconds: float  # lastProbeTime is rewritten at most this often when unchanged
     confirmations: int  # consecutive passes that must agree before the subscription changes
 
 
@@ -147,6 +148,7 @@ def _ready_condition(
     sidecars: str,
     sub_state: str,
     paused: bool,
+    stuck: Sequence[Stuck] = (),
 ) -> Cond:
     kind = names.COND_READY
     components = conds[names.COND_COMPONENTS_READY]
@@ -177,6 +179,18 @@ def _ready_condition(
         (components.status != "True", lambda: (components.reason, components.message)),
         (side.reason == names.REASON_SIDECAR_NOT_INJECTED, lambda: (side.reason, side.message)),
         (bool(state.stalled), stalled),
+        # a container that waiting will not bring up (a crash loop, an image that cannot be
+        # pulled), before the sidecar: daprd waits for its app, and is not the one to blame
+        # unless it is the one stuck
+        (
+            bool(stuck),
+            lambda: (
+                names.REASON_SIDECAR_NOT_READY
+                if {c for _, c, _ in stuck} == {names.DAPR_SIDECAR_CONTAINER}
+                else names.REASON_PODS_NOT_READY,
+                f"{ready}/{desired} pods ready; {stuck_message(stuck)}",
+            ),
+        ),
         (side.status == "False", lambda: (side.reason, side.message)),
         (
             ready < desired,
@@ -234,7 +248,6 @@ def compute_status(
         streak=observed.probe_streak,
         confirmations=policy.confirmations,
         now=now,
-        heartbeat=policy.heartbeat_seconds,
     )
     conds = {
         c.type: c
@@ -252,6 +265,7 @@ def compute_status(
         sidecars=sidecars,
         sub_state=sub["state"],
         paused=taskapi.paused,
+        stuck=[(v.name, container, what) for v in views for container, what in v.stuck],
     )
     ordered = [ready_cond, *conds.values()]
     return {

@@ -11,6 +11,19 @@ from taskapi_operator import names
 SIDECAR_READY, SIDECAR_NOT_READY, SIDECAR_NOT_INJECTED = "Ready", "NotReady", "NotInjected"
 # Pods that have finished (evicted, completed) are history, not capacity.
 _FINISHED_PHASES = frozenset({"Failed", "Succeeded"})
+# Why a container does not run that waiting will not cure: a person must look (its previous
+# log for a crash, the image name for a pull, the pod's events for a config error).
+STUCK_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,8 @@ class PodView:
     containers: int
     sidecar: str
     ip: str | None = None
+    # (container, what it is stuck on) for each container waiting on a STUCK_REASONS reason
+    stuck: tuple[tuple[str, str], ...] = ()
 
     def as_status(self) -> dict[str, Any]:
         return {
@@ -55,6 +70,10 @@ def pod_view(pod: Mapping[str, Any]) -> PodView:
     else:
         sidecar = SIDECAR_NOT_READY
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    all_statuses = [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]
     return PodView(
         name=pod["metadata"]["name"],
         phase=status.get("phase", "Pending"),
@@ -63,7 +82,36 @@ def pod_view(pod: Mapping[str, Any]) -> PodView:
         containers=len(running),
         sidecar=sidecar,
         ip=status.get("podIP") or None,
+        stuck=tuple(found for s in all_statuses if (found := _stuck(s)) is not None),
     )
+
+
+def _stuck(container: Mapping[str, Any]) -> tuple[str, str] | None:
+    """("taskapi", "CrashLoopBackOff, last exit code 1, 4 restarts") or None."""
+    reason = ((container.get("state") or {}).get("waiting") or {}).get("reason")
+    if reason not in STUCK_REASONS:
+        return None
+    what = [str(reason)]
+    last = (container.get("lastState") or {}).get("terminated") or {}
+    if "exitCode" in last:
+        what.append(f"last exit code {last['exitCode']}")
+    if container.get("restartCount"):
+        what.append(f"{container['restartCount']} restarts")
+    return (str(container.get("name", "")), ", ".join(what))
+
+
+Stuck = tuple[str, str, str]  # (pod, container, what it is stuck on)
+
+
+def stuck_message(stuck: Sequence[Stuck]) -> str:
+    """What a person should look at for each stuck container."""
+    parts = []
+    for pod, container, what in stuck:
+        look = f"kubectl logs {pod} -c {container} --previous"
+        if not what.startswith("CrashLoopBackOff"):
+            look = f"kubectl describe pod {pod}"
+        parts.append(f"pod {pod} container {container}: {what} (see `{look}`)")
+    return "; ".join(parts)
 
 
 def live_pods(pods: Sequence[Mapping[str, Any]]) -> list[PodView]:

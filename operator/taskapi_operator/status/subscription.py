@@ -2,8 +2,7 @@
 
 A single probe result never flips the published state: a change needs ``confirmations``
 consecutive passes that agree (publish.StatusPublisher.streak counts them), and a state that
-stays the same keeps its message and probe time, so a steady state writes nothing (the
-heartbeat aside).
+stays the same keeps its message and probe time, so a steady state writes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from taskapi_operator import names
-from taskapi_operator.status.conditions import Cond, format_time, parse_time
+from taskapi_operator.status.conditions import Cond, format_time
 
 HEALTHY, UNHEALTHY, UNKNOWN = "Healthy", "Unhealthy", "Unknown"
 NO_READY_PODS = "no ready pods to probe"
@@ -74,7 +73,6 @@ def settle(
     streak: int,
     confirmations: int,
     now: datetime,
-    heartbeat: float,
 ) -> dict[str, Any]:
     """The subscription to publish: ``raw`` once it has lasted ``streak >= confirmations``
     passes (or nothing was published for this pubsub/topic yet), else the previous one."""
@@ -87,15 +85,14 @@ def settle(
         sub = {**raw, "message": previous.get("message", raw["message"])}
     else:
         sub = dict(raw)
+    # lastProbeTime is the time of the probes that established what is published: it moves
+    # with the finding, never by itself, so a steady state writes nothing. How fresh the
+    # probes are is the operator's metric (taskapi_operator_probe_age_seconds), not status.
     last = previous.get("lastProbeTime")
-    last_time = parse_time(last)
     unchanged = all(previous.get(k) == sub[k] for k in (*_COMPARED, "message"))
-    if not probed or (
-        unchanged and last_time is not None and (now - last_time).total_seconds() < heartbeat
-    ):
-        if last:
-            sub["lastProbeTime"] = last
-    else:
+    if last and (unchanged or not probed):
+        sub["lastProbeTime"] = last
+    elif probed:
         sub["lastProbeTime"] = format_time(now)
     return sub
 

@@ -174,6 +174,7 @@ VALUES = {
         "limits": {"cpu": "1", "memory": "400Mi"},
     },
     "extraEnv": [{"name": "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS", "value": "60"}],
+    "apiRateLimit": {"qps": 42.5, "burst": 85},
     "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}},
     "podAnnotations": {"prometheus.io/scrape": "true"},
     "podLabels": {"team": "platform"},
@@ -287,6 +288,7 @@ def test_values_reach_operator_settings(custom: dict[str, dict[str, Any]]) -> No
     assert settings["namespaces"] == ["team-a", "team-b"]
     assert settings["liveness_endpoint"] == "http://0.0.0.0:8081/healthz"
     assert settings["resync_interval_seconds"] == 60
+    assert (settings["api_qps"], settings["api_burst"]) == (42.5, 85)
     rendered_fields = {n.removeprefix("TASKAPI_OPERATOR_").lower() for n in env}
     # every variable the chart renders is one the operator reads
     assert rendered_fields <= set(fields), rendered_fields - set(fields)
@@ -300,8 +302,9 @@ def test_values_reach_operator_settings(custom: dict[str, dict[str, Any]]) -> No
         ["--set", "watchNamespaces[0]=Not_A_Namespace"],
         ["--set", "image.pullPolicy=Sometimes"],
         ["--set", "unknownValue=1"],
+        ["--set", "apiRateLimit.burst=0"],
     ],
-    ids=["logFormat", "replicaCount", "watchNamespaces", "pullPolicy", "unknown"],
+    ids=["logFormat", "replicaCount", "watchNamespaces", "pullPolicy", "unknown", "burst"],
 )
 def test_schema_refuses_bad_values(helm: Helm, bad: list[str]) -> None:
     result = helm.run("template", RELEASE, str(CHART), *bad, check=False)

@@ -76,9 +76,7 @@ def test_crd_becomes_served(cluster: Cluster) -> None:
                     spec: {type: object, properties: {size: {type: integer}}}
         """)
     )
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "crd/widgets.harness.test", "--timeout=30s"
-    )
+    cluster.wait_established(["widgets.harness.test"], timeout=30)
     cluster.apply_yaml(
         "apiVersion: harness.test/v1\nkind: Widget\n"
         "metadata: {name: w1, namespace: default}\nspec: {size: 3}\n"

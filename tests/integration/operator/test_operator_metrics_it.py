@@ -32,6 +32,8 @@ def test_metrics_exist_and_move(
     for series in (
         "taskapi_operator_queue_depth",
         "taskapi_operator_leader",
+        "taskapi_operator_probe_age_seconds",  # status keeps no probe heartbeat: this does
+        "taskapi_operator_api_throttled_seconds_total",  # the client-side rate limit
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",
     ):

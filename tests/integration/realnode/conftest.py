@@ -6,26 +6,40 @@ it. The order is set here, not by file names."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from harness import node
 from harness.real_stack import RealStack
 
-# Read-only tests first, then those that change the node and put it back, then the teardown.
-ORDER = ("changes_the_real_node", "stops_the_real_node")
+# Read-only tests first, then those that change the node and put it back, then the uninstall
+# of the operator and the sample, then the teardown.
+ORDER = {
+    "changes_the_real_node": "changes the real node, then restores it",
+    "removes_the_operator": "uninstalls the operator and removes the sample",
+    "stops_the_real_node": "stops the session's real node",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{ORDER[0]}: changes the real node, then restores it")
-    config.addinivalue_line("markers", f"{ORDER[1]}: stops the session's real node")
+    for mark, what in ORDER.items():
+        config.addinivalue_line("markers", f"{mark}: {what}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        return max((i + 1 for i, m in enumerate(ORDER) if item.get_closest_marker(m)), default=0)
+    """Order this directory's tests in place (the hook sees the whole session's items: the
+    others keep their places)."""
+    here = Path(__file__).parent
 
-    items.sort(key=rank)
+    def rank(item: pytest.Item) -> int:
+        ranks = [list(ORDER).index(m.name) + 1 for m in item.iter_markers() if m.name in ORDER]
+        return max(ranks, default=0)
+
+    slots = [i for i, item in enumerate(items) if here in item.path.parents]
+    ordered = sorted((items[i] for i in slots), key=rank)
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item
 
 
 @pytest.fixture(scope="session")

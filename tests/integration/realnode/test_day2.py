@@ -1,13 +1,11 @@
 """What only a kubelet shows (issue 18, item 3), on the session's real node: a killed daprd
-restarted by the kubelet with the TaskApi's status following it down and back, and the
-operator's leader pod deleted with the standby taking over. Each test changes the node and
-puts it back (2/2 Ready), and runs after the read-only tests (conftest.py orders them)."""
+restarted by the kubelet with the TaskApi's status following it down and back, the operator's
+leader pod deleted with the standby taking over, and an app that exits at start. Each test
+changes the node and puts it back (2/2 Ready), after the read-only tests (conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 import time
 import urllib.request
 from typing import Any
@@ -15,34 +13,12 @@ from typing import Any
 import pytest
 
 from harness import operator_chart
+from harness.node_images import EXITS_AT_START_IMAGE
 from harness.port_forward import PortForward
-from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack
+from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack, StatusWatch
 from harness.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.changes_the_real_node]
-READY_REASON = '{.status.ready} {.status.conditions[?(@.type=="Ready")].reason}{"\\n"}'
-
-
-class StatusWatch:
-    """``kubectl get taskapi -w``, every (ready, reason) it printed kept in order: a poll could
-    miss a short SidecarNotReady."""
-
-    def __init__(self, real: RealStack) -> None:
-        argv = ["kubectl", f"--kubeconfig={real.cluster.kubeconfig}", "get", "taskapi", TASKAPI]
-        argv += ["-n", NAMESPACE, "-w", "-o", f"jsonpath={READY_REASON}"]
-        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if line.strip() and (not self.seen or self.seen[-1] != line.strip()):
-                self.seen.append(line.strip())
-
-    def close(self) -> None:
-        self._proc.terminate()
-        self._proc.wait(timeout=10)
 
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
@@ -60,32 +36,38 @@ def daprd_status(real: RealStack, pod: str) -> dict[str, Any]:
     return next(s for s in found["status"]["containerStatuses"] if s["name"] == "daprd")
 
 
-def test_a_killed_daprd_is_restarted_and_the_status_follows(real: RealStack) -> None:
+def test_a_crashing_daprd_is_restarted_and_the_status_follows(real: RealStack) -> None:
+    """daprd killed twice: the kubelet restarts it at once the first time (back in ~4 s, too
+    short for the operator's two-observation debounce to publish), then after its crash-loop
+    back-off (10 s), long enough that the TaskApi must say SidecarNotReady, then Ready."""
     with PortForward(real.cluster.kubeconfig, NAMESPACE, f"service/{TASKAPI}", 8000) as api:
         status, task = http("POST", f"{api.url}/tasks", {"title": "survives a sidecar restart"})
         assert status == 201, task
     pods = real.cluster.get_json("pods", "-n", NAMESPACE, "-l", TASKAPI_SELECTOR)["items"]
     pod = sorted(p["metadata"]["name"] for p in pods)[0]
-    before = daprd_status(real, pod)
-    container = before["containerID"].removeprefix("containerd://")
     watch = StatusWatch(real)
+    began = time.monotonic()
     try:
         assert real.cluster.node is not None
-        real.cluster.node.ctr("tasks", "kill", "--signal", "SIGKILL", container)
-        killed = time.monotonic()
+        for kill in (1, 2):
+            before = daprd_status(real, pod)
+            container = before["containerID"].removeprefix("containerd://")
+            real.cluster.node.ctr("tasks", "kill", "--signal", "SIGKILL", container)
+            killed = time.monotonic()
 
-        def restarted_and_ready() -> bool:
-            now = daprd_status(real, pod)
-            return now["restartCount"] > before["restartCount"] and bool(now["ready"])
+            def restarted_and_ready(count: int = before["restartCount"]) -> bool:
+                now = daprd_status(real, pod)
+                return now["restartCount"] > count and bool(now["ready"])
 
-        eventually(restarted_and_ready, 120, f"daprd of {pod} restarted by the kubelet and ready")
-        print(f"daprd of {pod} restarted and ready {time.monotonic() - killed:.1f} s after kill")
+            eventually(restarted_and_ready, 120, f"daprd of {pod} restarted and ready")
+            print(f"kill {kill}: daprd of {pod} restarted and ready after "
+                  f"{time.monotonic() - killed:.1f} s")  # fmt: skip
         real.wait_ready(replicas=2)
-        print(f"TaskApi Ready again {time.monotonic() - killed:.1f} s after the kill")
+        print(f"TaskApi Ready {time.monotonic() - began:.1f} s after the first kill")
     finally:
         watch.close()
     print("TaskApi (ready, reason) as kubectl get -w saw it: " + " -> ".join(watch.seen))
-    assert any(s.endswith("SidecarNotReady") or s.startswith("1/2") for s in watch.seen), watch.seen
+    assert "1/2 SidecarNotReady" in watch.seen, watch.seen
     assert watch.seen[-1] == "2/2 Ready", watch.seen
     with PortForward(real.cluster.kubeconfig, NAMESPACE, f"service/{TASKAPI}", 8000) as api:
         status, got = http("GET", f"{api.url}/tasks/{task['id']}")
@@ -116,11 +98,45 @@ def test_the_standby_leads_when_the_leader_pod_is_deleted(real: RealStack) -> No
         real.kubectl("patch", "taskapi", TASKAPI, "-n", NAMESPACE, "--type=merge", "-p",
                      '{"spec":{"replicas":2}}')  # fmt: skip
     real.wait_ready(replicas=2)
-    eventually(
-        lambda: (
-            len(real.cluster.get_json("pods", "-n", ns, "-l", operator_chart.SELECTOR)["items"])
-            == 2
-        ),
-        120,
-        "the operator's Deployment back to 2 pods",
-    )
+
+    def pods(namespace: str, selector: str) -> int:
+        return len(real.cluster.get_json("pods", "-n", namespace, "-l", selector)["items"])
+
+    # back as it was: no pod of the scale-down or of the deleted leader still terminating
+    eventually(lambda: pods(NAMESPACE, TASKAPI_SELECTOR) == 2, 120, "the Task API at 2 pods")
+    eventually(lambda: pods(ns, operator_chart.SELECTOR) == 2, 120, "the operator at 2 pods")
+
+
+def test_an_app_that_exits_at_start_is_named_in_the_ready_message(real: RealStack) -> None:
+    """A TaskApi whose image exits at once: the kubelet's crash loop, and Ready=False naming
+    the container, its exit code and the command to read its last words, long before the
+    Deployment's progress deadline (600 s)."""
+    sample = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)
+    crasher = {
+        "apiVersion": sample["apiVersion"],
+        "kind": "TaskApi",
+        "metadata": {"name": "crasher"},
+        "spec": {**sample["spec"], "replicas": 1, "image": EXITS_AT_START_IMAGE},
+    }
+    real.cluster.apply_yaml(json.dumps(crasher), NAMESPACE)
+    began = time.monotonic()
+    try:
+
+        def named() -> str:
+            found = real.cluster.get_json("taskapi", "crasher", "-n", NAMESPACE)
+            conditions = (found.get("status") or {}).get("conditions") or []
+            ready = next((c for c in conditions if c["type"] == "Ready"), {})
+            message = str(ready.get("message", ""))
+            return message if "CrashLoopBackOff" in message else ""
+
+        message = eventually(named, 180, "Ready=False naming the crash loop")
+        print(f"{time.monotonic() - began:.1f} s after the apply, Ready says: {message}")
+        found = real.cluster.get_json("taskapi", "crasher", "-n", NAMESPACE)
+        ready = next(c for c in found["status"]["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], ready["reason"]) == ("False", "PodsNotReady"), ready
+        assert "container taskapi: CrashLoopBackOff, last exit code 3" in message, message
+        pod = message.split("pod ", 1)[1].split(" ", 1)[0]
+        said = real.kubectl("logs", "-n", NAMESPACE, pod, "-c", "taskapi", "--previous").stdout
+        assert "exits-at-start: exiting with code 3" in said, said  # what the message points at
+    finally:
+        real.kubectl("delete", "taskapi", "crasher", "-n", NAMESPACE, "--wait=true")

@@ -25,10 +25,6 @@ from harness.repo import REPO
 from harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
-# Not yet seen passing on the real node (the first run got SC-1 and the TaskApi row green; the
-# next step, notification-service's daprd, crash-looped): deselected by default, run with
-# `pytest -m realnode_unproven`. The open work of issue 17.
-UNPROVEN = pytest.mark.realnode_unproven
 
 
 def curl(method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
@@ -73,6 +69,17 @@ def test_sc1_pods_show_2_of_2_running(real: RealStack) -> None:
         assert all(s["ready"] and "running" in s["state"] for s in states.values()), states
 
 
+def test_the_sample_runs_under_the_restricted_pod_security_standard(real: RealStack) -> None:
+    """Its namespace enforces restricted, so every pod running there (the Task API with the
+    injected daprd, notification-service, Redis) was admitted under it."""
+    labels = real.cluster.get_json("namespace", NAMESPACE)["metadata"]["labels"]
+    assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", labels
+    pods = real.cluster.get_json("pods", "-n", NAMESPACE)["items"]
+    running = sorted(p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running")
+    print(f"admitted under restricted and running: {running}")
+    assert len(running) >= 4, running  # 2 Task API pods, notification-service, Redis
+
+
 def test_taskapis_read_from_real_pods(real: RealStack) -> None:
     out = real.kubectl("get", "taskapis", "-n", NAMESPACE).stdout
     print(out)
@@ -81,7 +88,6 @@ def test_taskapis_read_from_real_pods(real: RealStack) -> None:
     assert row[:5] == [TASKAPI, "2/2", "2/2", "Healthy", "Ready"], row
 
 
-@UNPROVEN
 def test_sc2_to_sc4_through_port_forward_and_logs(real: RealStack) -> None:
     """SC-2 create and get through ``kubectl port-forward service/...`` with the ETag; SC-3
     ``kubectl logs ... -c taskapi | grep "Received event"``; SC-4 complete, then
@@ -139,7 +145,6 @@ def test_sc5_zero_infrastructure_imports() -> None:
     assert result.returncode == 1, result.stderr  # grep's "no match"
 
 
-@UNPROVEN
 def test_exec_and_cluster_dns_in_a_pod(real: RealStack) -> None:
     """``kubectl exec`` works, and a pod resolves Services through the cluster's CoreDNS."""
     code = (
@@ -153,7 +158,6 @@ def test_exec_and_cluster_dns_in_a_pod(real: RealStack) -> None:
     assert re.fullmatch(r"198\.19\.\d+\.\d+ 198\.18\.\d+\.\d+", out.strip()), out
 
 
-@UNPROVEN
 @pytest.mark.stops_the_real_node
 def test_teardown_leaves_nothing_behind(real: RealStack) -> None:
     """Stopping the stack removes the node's namespace, cgroups, mounts and processes; only

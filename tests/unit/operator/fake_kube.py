@@ -119,7 +119,13 @@ class FakeProber:
 class World:
     """One reconciler over a FakeKube, its caches and entries, with a hand-turned clock."""
 
-    def __init__(self, *, hold_seconds: float = 5.0, confirm_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        hold_seconds: float = 5.0,
+        confirm_seconds: float = 5.0,
+        progress_seconds: float = 2.0,
+    ) -> None:
         self.kube = FakeKube()
         self.indices: dict[str, dict[Any, list[dict[str, Any]]]] = {}
         self.caches = Caches(self.indices)
@@ -135,6 +141,7 @@ class World:
             LOG,
             hold_seconds=hold_seconds,
             confirm_seconds=confirm_seconds,
+            progress_seconds=progress_seconds,
             clock=lambda: self.monotonic,
         )
         self.spec_changes = SpecChanges()

@@ -47,6 +47,18 @@ def _variants() -> dict[str, dict[str, Any]]:
     native["status"]["containerStatuses"] = [
         s for s in statuses if s["name"] != names.DAPR_SIDECAR_CONTAINER
     ]
+    crash_loop = copy.deepcopy(not_ready)  # the app restarted by the kubelet, and waiting
+    app = next(
+        s
+        for s in crash_loop["status"]["containerStatuses"]
+        if s["name"] != names.DAPR_SIDECAR_CONTAINER
+    )
+    app.update(
+        ready=False,
+        restartCount=3,
+        state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+        lastState={"terminated": {"exitCode": 2, "reason": "Error", "finishedAt": "now"}},
+    )
     terminating = copy.deepcopy(INPUT["pod"])
     terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     return {
@@ -55,6 +67,7 @@ def _variants() -> dict[str, dict[str, Any]]:
         "native-sidecar": native,
         "pending": _pod(phase="Pending", podIP=None, conditions=[], containerStatuses=[]),
         "evicted": _pod(phase="Failed"),
+        "crash-loop": crash_loop,
         "terminating": terminating,
         "no-status": {k: v for k, v in INPUT["pod"].items() if k != "status"},
     }
@@ -64,6 +77,7 @@ def test_a_slim_pod_reads_the_same_as_the_full_pod() -> None:
     for name, full in _variants().items():
         slim = cache.slim_pod(full)
         assert pod_view(slim) == pod_view(full), name
+        assert pod_view(full).stuck or name != "crash-loop", "the variant must be stuck"
         assert live_pods([slim]) == live_pods([full]), name
         assert probe_targets(live_pods([slim])) == probe_targets(live_pods([full])), name
         assert slim["metadata"]["labels"] == full["metadata"]["labels"], name  # selector

@@ -78,7 +78,15 @@ async def _get(probes: health.Probes, path: str) -> tuple[int, str]:
 def _probes(clock: Clock, *, pending: int, leading: bool, last_round: float) -> health.Probes:
     registry = metrics.registry()
     metrics.Metrics(registry)
-    registry.register(metrics.StateCollector(list, lambda: pending, lambda: leading))
+    registry.register(
+        metrics.StateCollector(
+            list,
+            lambda: pending,
+            lambda: leading,
+            probe_times=list,
+            throttled_seconds=lambda: 0.0,
+        )
+    )
     return health.Probes(
         registry=registry,
         pending=lambda: pending,

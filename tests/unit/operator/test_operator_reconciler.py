@@ -3,6 +3,7 @@ lasting errors, prune, pause, deletion, invalid spec and the requeue values it r
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -11,6 +12,7 @@ from fake_kube import World, failing
 from operator_fixtures import sample_body
 
 from taskapi_operator import names
+from taskapi_operator.apply import waves
 from taskapi_operator.builders import build_children
 from taskapi_operator.errors import TransientError
 from taskapi_operator.model import TaskApi
@@ -57,6 +59,7 @@ async def settled(world: World) -> tuple[str, str]:
     await world.reconciler.reconcile(key, True)
     world.sync()
     world.deliver(key)
+    world.monotonic += 2.1  # past the pacing of a starting TaskApi's progress
     await world.reconciler.reconcile(key, True)  # the Deployment now seen: Available changes
     world.deliver(key)
     world.kube.calls.clear()
@@ -118,7 +121,7 @@ async def test_a_status_pass_applies_nothing() -> None:
     world = World()
     key = world.add(sample_body())
     await world.reconciler.reconcile(key, False)
-    assert {c[1] for c in world.kube.writes()} == {"taskapis/status", "events"}
+    assert {c[1] for c in world.kube.writes()} == {"taskapis/status"}  # not even an Event
 
 
 async def test_someone_elses_object_is_a_conflict_and_nothing_after_it_is_written() -> None:
@@ -311,3 +314,123 @@ async def test_a_failed_event_post_does_not_fail_the_pass() -> None:
     key = world.add(sample_body())
     await world.reconciler.reconcile(key, True)
     assert world.condition(key, "Ready")["status"] == "False"
+
+
+async def test_a_new_taskapi_posts_applied_then_ready_and_no_start_up_noise() -> None:
+    """Pods not ready yet and a subscription not known yet are how every TaskApi starts: no
+    Warning Event for them (1000 TaskApis created at once made 2000 such Events)."""
+    world = World()
+    body = sample_body()
+    body["spec"]["replicas"] = 1
+    key = world.add(body)
+    await world.reconciler.reconcile(key, True)
+    assert world.condition(key, "Ready")["reason"] == names.REASON_PODS_NOT_READY
+    assert [e[1] for e in world.kube.events] == ["Applied"]
+    world.sync()
+    world.deliver(key)
+    ready(world, key, replicas=1)
+    world.deliver(key)
+    await world.reconciler.reconcile(key, False)
+    assert [e[1] for e in world.kube.events] == ["Applied", "Ready"]
+
+
+def test_the_deployment_waits_for_the_children_before_it() -> None:
+    manifests = build_children(TaskApi.from_body(sample_body()))  # replicas 2: with a PDB
+    first, second = waves(manifests, lambda m: m["kind"])
+    assert [m["kind"] for m in second] == ["Deployment", "PodDisruptionBudget"]
+    assert {"ServiceAccount", "Component", "Service"} <= {m["kind"] for m in first}
+    assert waves([m for m in manifests if m["kind"] == "Service"], lambda m: m["kind"]) == [
+        [m for m in manifests if m["kind"] == "Service"]
+    ]
+
+
+async def test_a_first_pass_reads_and_writes_each_wave_at_once() -> None:
+    """Three round trips for a new TaskApi (reads, the first wave, the Deployment's), not one
+    per child: what a pass waits for is the apiserver's latency."""
+    world = World()
+    in_flight: dict[str, int] = {"GET": 0, "PATCH": 0}
+    most = dict(in_flight)
+    get, apply = world.kube.get, world.kube.apply
+
+    async def counted(verb: str, call: Any, *args: Any) -> Any:
+        in_flight[verb] += 1
+        most[verb] = max(most[verb], in_flight[verb])
+        await asyncio.sleep(0)
+        try:
+            return await call(*args)
+        finally:
+            in_flight[verb] -= 1
+
+    world.kube.get = lambda *a: counted("GET", get, *a)  # type: ignore[method-assign]
+    world.kube.apply = lambda *a: counted("PATCH", apply, *a)  # type: ignore[method-assign]
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)
+    # every GET at once; every child before the Deployment at once (the Deployment and the
+    # PodDisruptionBudget after them)
+    assert most == {"GET": CHILDREN, "PATCH": CHILDREN - 2}
+    writes = [c[1] for c in world.kube.writes() if c[1] not in ("taskapis/status", "events")]
+    assert len(writes) == CHILDREN
+    assert writes[-2:] == ["deployments", "poddisruptionbudgets"]
+
+
+async def test_the_first_status_shows_the_deployment_just_written() -> None:
+    """Not "not found" before the watch delivers it, and then a second write a moment later."""
+    world = World()
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)
+    assert world.condition(key, "Available")["reason"] == names.REASON_DEPLOYMENT_PROGRESSING
+    world.sync()
+    world.deliver(key)
+    world.kube.calls.clear()
+    await world.reconciler.reconcile(key, False)  # the Deployment's ADDED event
+    assert world.kube.writes() == []
+
+
+async def test_a_starting_taskapis_progress_is_paced_and_becoming_ready_is_not() -> None:
+    world = World(progress_seconds=2.0)
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)  # the first status: written at once
+    world.sync()
+    world.deliver(key)
+    deployment = world.kube.objects[("deployments", "shop", "taskapi-sample")]
+    deployment["status"] = {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2}
+    world.sync()
+    world.kube.calls.clear()
+    result = await world.reconciler.reconcile(key, False)  # progress: 2 pods, none ready
+    assert result.requeue_after == pytest.approx(2.05)  # looked at again when it may go
+    assert world.kube.writes() == []
+    world.monotonic += 2.1
+    await world.reconciler.reconcile(key, False)
+    assert world.taskapi(key)["status"]["replicas"] == 2
+    world.deliver(key)
+    ready(world, key)
+    world.deliver(key)
+    world.kube.calls.clear()
+    await world.reconciler.reconcile(key, False)  # Ready at once, though 0 s after the last
+    assert world.condition(key, "Ready")["status"] == "True"
+    # a start posts no Warning: only Applied and Ready
+    assert [e[1] for e in world.kube.events] == ["Applied", "Ready"]
+
+
+async def test_a_starting_taskapi_with_a_stuck_container_is_told_at_once() -> None:
+    """Pods starting are no news, a pod that cannot start is: written and posted at once."""
+    world = World()
+    body = sample_body()
+    body["spec"]["replicas"] = 1
+    key = world.add(body)
+    await world.reconciler.reconcile(key, True)
+    world.sync()
+    world.deliver(key)
+    ready(world, key, replicas=1)
+    world.kube.objects[("deployments", "shop", "taskapi-sample")]["status"]["readyReplicas"] = 0
+    pod = world.kube.objects[("pods", "shop", "taskapi-sample-0")]
+    app = pod["status"]["containerStatuses"][0]
+    app["ready"] = False
+    app["state"] = {"waiting": {"reason": "ImagePullBackOff"}}
+    world.sync()
+    world.deliver(key)
+    world.kube.calls.clear()
+    await world.reconciler.reconcile(key, False)  # 0 s after the first status: not paced
+    assert ("PATCH", "taskapis/status", "taskapi-sample") in world.kube.writes()
+    assert "ImagePullBackOff" in world.condition(key, "Ready")["message"]
+    assert ("Warning", names.REASON_PODS_NOT_READY) in {e[:2] for e in world.kube.events}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from taskapi_operator.entries import needs_full_pass
@@ -93,3 +95,41 @@ async def test_secret_checks_raise_transient_errors() -> None:
 
     with pytest.raises(KubeError):
         await SecretChecks(exists, interval=60).missing("ns", ["a"])
+
+
+async def test_concurrent_secret_checks_share_one_request() -> None:
+    """Passes coming due together (a resync turn, a mass create) ask once per Secret."""
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    async def exists(namespace: str, name: str) -> bool:
+        calls.append(name)
+        await release.wait()
+        return name == "present"
+
+    checks = SecretChecks(exists, interval=60)
+    waiting = [asyncio.create_task(checks.missing("ns", ["present", "absent"])) for _ in range(50)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == [["absent"]] * 50
+    assert sorted(calls) == ["absent", "present"]
+    assert checks.requests == 2
+
+
+async def test_a_failed_shared_secret_check_fails_every_waiter_and_is_asked_again() -> None:
+    answers = [KubeError(503, "unavailable"), True]
+
+    async def exists(namespace: str, name: str) -> bool:
+        await asyncio.sleep(0)
+        answer = answers.pop(0)
+        if isinstance(answer, KubeError):
+            raise answer
+        return answer
+
+    checks = SecretChecks(exists, interval=60)
+    results = await asyncio.gather(
+        checks.missing("ns", ["a"]), checks.missing("ns", ["a"]), return_exceptions=True
+    )
+    assert all(isinstance(r, KubeError) for r in results)
+    assert await checks.missing("ns", ["a"]) == []  # not remembered: asked again

@@ -101,9 +101,7 @@ def _settle(
     raw_state_probes: list[PodProbe], previous: dict[str, Any], streak: int, now: datetime = T0
 ) -> dict[str, Any]:
     raw = assess("p", "t", raw_state_probes)
-    return settle(
-        raw, previous, probed=True, streak=streak, confirmations=2, now=now, heartbeat=300
-    )
+    return settle(raw, previous, probed=True, streak=streak, confirmations=2, now=now)
 
 
 def test_one_probe_result_does_not_flip_the_published_state() -> None:

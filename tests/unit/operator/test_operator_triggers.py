@@ -35,7 +35,8 @@ def _with(body: dict[str, Any], **meta: Any) -> dict[str, Any]:
 def test_status_churn_of_a_child_with_a_generation_is_no_change() -> None:
     changes = SpecChanges()
     first = _deployment()
-    assert changes.changed("deployments", first)  # first sight: a full pass
+    # first sight: no full pass (the operator's own create, or the start-up listing)
+    assert not changes.changed("deployments", first)
     ready = _with(first, resourceVersion="11")
     ready["status"]["readyReplicas"] = 1
     assert not changes.changed("deployments", ready)
@@ -69,4 +70,14 @@ def test_deletion_is_a_change_and_forgets_the_child() -> None:
     changes.changed("deployments", body)
     assert changes.changed("deployments", body, deleted=True)
     assert len(changes) == 0
-    assert changes.changed("deployments", body)  # seen anew
+    assert not changes.changed("deployments", body)  # seen anew: a first sight again
+
+
+def test_the_echo_seen_before_the_write_returns_is_no_change_either() -> None:
+    """The watch may deliver the operator's create before the apply's answer is recorded."""
+    changes = SpecChanges()
+    created = _deployment()
+    assert not changes.changed("deployments", created)
+    changes.wrote("deployments", created)
+    assert not changes.changed("deployments", _with(created, resourceVersion="11"))
+    assert changes.changed("deployments", _with(created, generation=2))

@@ -164,20 +164,20 @@ async def test_deactivate_ends_passes_in_flight() -> None:
     assert work.pending() == 0
 
 
-async def test_resync_kicks_what_is_due_and_moves_its_turn() -> None:
-    passes = Passes()
-    clock = [0.0]
+def resyncing(passes: Passes) -> tuple[WorkQueue, Entries]:
+    """A queue with one lane, a 0.2 s resync (no jitter) and entries due at once."""
     schedule = Schedule(0.2, 0.1, 0.01, 0.02, rand=lambda: 0.5)
     entries = Entries(lambda: 0.0)
     work = WorkQueue(
-        entries,
-        passes,
-        schedule,
-        concurrency=1,
-        on_pass=lambda *_: None,
-        logger=LOG,
-        clock=lambda: clock[0],
-    )
+        entries, passes, schedule, concurrency=1, on_pass=lambda *_: None, logger=LOG,
+        clock=lambda: 0.0,
+    )  # fmt: skip
+    return work, entries
+
+
+async def test_resync_kicks_what_is_due_and_moves_its_turn() -> None:
+    passes = Passes()
+    work, entries = resyncing(passes)
     entries.remember(body())
     task = asyncio.create_task(work.resync_forever())
     try:
@@ -251,6 +251,19 @@ def test_a_written_child_is_preferred_only_while_the_cache_shows_what_it_replace
     assert entry.written == {}
 
 
+def test_a_written_child_is_dropped_once_its_watch_catches_up() -> None:
+    entries = Entries(lambda: 0.0)
+    entries.remember(body())
+    entry = entries.get(A)
+    assert entry is not None
+    entry.wrote_child("services", body("svc", "new1"), [body("svc", "old")])
+    entry.seen_child("services", body("svc", "old"))  # a version the write replaced: behind
+    assert ("services", "svc") in entry.written
+    assert entry.observed("services", "svc", None) is not None  # status shows the write
+    entry.seen_child("services", body("svc", "new1"))  # the write's echo: caught up
+    assert entry.written == {}
+
+
 def test_transient_classification_is_made_once_by_status() -> None:
     for status in (0, 409, 429, 500, 503):
         assert isinstance(kube_error(status, "x"), TransientError)
@@ -261,3 +274,28 @@ def test_transient_classification_is_made_once_by_status() -> None:
     terminating = kube_error(403, "namespace x is being terminated")
     assert isinstance(terminating, TransientError)
     assert terminating.terminating
+
+
+async def test_resync_does_not_queue_a_second_pass_behind_a_queued_one() -> None:
+    """A mass create's backlog outlasts the first resync turns: a TaskApi whose full pass is
+    still waiting for a lane gets that one pass, not a resync pass after it too."""
+    passes = Passes()
+    passes.gate.clear()  # the pass in flight holds the only lane
+    work, entries = resyncing(passes)  # every entry due at once
+    entries.remember(body())
+    work.kick(A, full=True)
+    task = asyncio.create_task(work.resync_forever())
+    try:
+        entry = entries.get(A)
+        assert entry is not None
+        for _ in range(500):  # until the resync's tick has found the entry due
+            if entry.due > 0:
+                break
+            await asyncio.sleep(0.01)
+        assert entry.due > 0  # its turn was taken...
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    passes.gate.set()
+    await idle(work)
+    assert passes.calls == [(A, True)]  # ...by the pass already queued

@@ -27,7 +27,9 @@ VALUES = {
     "global.actors.enabled": "false",
     "global.ha.enabled": "false",
     "global.prometheus.enabled": "false",
+    # the injected daprd as the restricted Pod Security Standard admits it (docs/install.md)
     "global.seccompProfile": "RuntimeDefault",
+    "dapr_sidecar_injector.sidecarDropALLCapabilities": "true",
     "dapr_sidecar_injector.sidecarImagePullPolicy": "IfNotPresent",
 }
 

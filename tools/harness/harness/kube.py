@@ -562,12 +562,24 @@ class Cluster:
             for doc in self.load_yaml(path)
             if doc.get("kind") == "CustomResourceDefinition"
         ]
-        self.kubectl(
-            "wait",
-            "--for=condition=Established",
-            f"--timeout={int(timeout)}s",
-            *(f"crd/{name}" for name in names),
-        )
+        self.wait_established(names, timeout)
+
+    def wait_established(self, crds: list[str], timeout: float = 60) -> None:
+        """Until every CRD named is Established. Polled, not ``kubectl wait``: kubectl 1.32's
+        wait fails at once ("accessor error: <nil> is of the type <nil>") on a CRD whose
+        status has no conditions yet, which a loaded apiserver shows for a moment."""
+
+        def established() -> bool:
+            for name in crds:
+                conditions = (self.get_json("crd", name).get("status") or {}).get("conditions")
+                if not any(
+                    c.get("type") == "Established" and c.get("status") == "True"
+                    for c in conditions or []
+                ):
+                    return False
+            return True
+
+        self.wait_for(established, timeout, f"CRDs {', '.join(crds)} Established")
 
     def apply_yaml(self, text: str, namespace: str | None = None) -> None:
         """kubectl apply (server-side) of a multi-document YAML string."""

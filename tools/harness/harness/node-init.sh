@@ -9,7 +9,9 @@ run=$1
 . "$run/node.env"
 
 # Paths the kubelet, containerd and libcni hard-code: a per-run directory over each, so two
-# runs at once never share them and the host's own stay untouched.
+# runs at once never share them and the host's own stay untouched. The kubelet's root dir is
+# the per-run /var/lib/kubelet, not a path under RUN_DIR: it holds unix sockets (pod-resources,
+# plugins), whose paths may not exceed 107 bytes, and RUN_DIR can be deep (a test's tmp dir).
 for path in /run/containerd /var/lib/kubelet /var/log/containers /var/lib/cni; do
   mkdir -p "$path" "$run/binds$path"
   mount --bind "$run/binds$path" "$path"
@@ -41,7 +43,7 @@ while [ ! -e "$run/start-kubelet" ]; do
 done
 
 "$KUBELET" --config="$run/kubelet.yaml" --kubeconfig="$run/kubelet.kubeconfig" \
-  --root-dir="$run/kubelet" --cert-dir="$run/kubelet-pki" --hostname-override="$NODE_NAME" \
+  --root-dir=/var/lib/kubelet --cert-dir="$run/kubelet-pki" --hostname-override="$NODE_NAME" \
   --node-ip="$NODE_IP" --v=2 >> "$run/logs/kubelet.log" 2>&1 &
 kubelet_pid=$!
 "$KUBE_PROXY" --config="$run/kube-proxy.yaml" --v=1 >> "$run/logs/kube-proxy.log" 2>&1 &

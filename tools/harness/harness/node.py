@@ -71,6 +71,9 @@ def cgroup_hierarchies() -> list[Path]:
     )
 
 
+UNIX_PATH_MAX = 107  # sun_path's 108 bytes, the terminating NUL included
+
+
 class RealNode:
     """``RealNode(addr, workdir, ...).start()`` brings the node to Ready; ``stop()`` removes it.
 
@@ -105,6 +108,12 @@ class RealNode:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Self:
+        longest = self.run / "containerd.sock.ttrpc"  # the longest unix socket path under it
+        if len(str(longest).encode()) > UNIX_PATH_MAX:
+            raise NodeError(
+                f"the node's directory {self.run} is too deep: {longest} would exceed a unix "
+                f"socket path's {UNIX_PATH_MAX} bytes (use a shorter work directory)"
+            )
         try:
             self._write_configuration()
             make_cgroups(self.cgroup)
@@ -170,7 +179,7 @@ class RealNode:
 
     def _write_configuration(self) -> None:
         run = self.run
-        for sub in ("logs", "cni-conf", "cni-ipam", "registry", "pod-logs", "kubelet", "volumes"):
+        for sub in ("logs", "cni-conf", "cni-ipam", "registry", "pod-logs", "volumes"):
             (run / sub).mkdir(parents=True, exist_ok=True)
         (run / "resolv.conf").write_text("")  # pods get only the cluster's DNS
         env = {
@@ -367,9 +376,16 @@ def make_cgroups(cgroup: str) -> None:
                 (path / knob).write_text((hierarchy / knob).read_text())
 
 
+def _written_hierarchies() -> list[Path]:
+    """Where a run's cgroups can be: every v1 hierarchy, and the hybrid layout's cgroup2 mount
+    ``unified``, where runc mirrors each container's cgroup (seen left behind by a run)."""
+    unified = CGROUP_ROOT / "unified"
+    return cgroup_hierarchies() + ([unified] if unified.is_dir() else [])
+
+
 def _cgroup_pids(cgroup: str) -> set[int]:
     found: set[int] = set()
-    for hierarchy in cgroup_hierarchies():
+    for hierarchy in _written_hierarchies():
         top = hierarchy / cgroup.lstrip("/")
         if not top.is_dir():
             continue
@@ -383,7 +399,7 @@ def _cgroup_pids(cgroup: str) -> set[int]:
 
 def _remove_cgroups(cgroup: str) -> list[str]:
     left = []
-    for hierarchy in cgroup_hierarchies():
+    for hierarchy in _written_hierarchies():
         top = hierarchy / cgroup.lstrip("/")
         if not top.is_dir():
             continue

@@ -35,6 +35,13 @@ PUBLISHED = {
 DAPR_REGISTRY = "ghcr.io/dapr"  # what Dapr's chart and injector name by default
 REDIS_IMAGE = "localhost/redis:7"
 COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.15.0"
+# an app image whose process exits at once: the crash loop a kubelet shows, for a test
+EXITS_AT_START_IMAGE = "localhost/exits-at-start:1"
+EXITS_AT_START_C = (
+    "#include <stdio.h>\n"
+    'int main(void) { fputs("exits-at-start: exiting with code 3 (a test image)\\n", stderr); '
+    "return 3; }\n"
+)
 NONROOT = "65532:65532"  # distroless's nonroot user, as Dapr's own images run
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
@@ -122,6 +129,20 @@ def _pause() -> None:
         )
 
 
+def _exits_at_start() -> None:
+    if _exists_rc(EXITS_AT_START_IMAGE) == 0:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        source, out = Path(tmp) / "exit.c", Path(tmp) / "exit"
+        source.write_text(EXITS_AT_START_C)
+        subprocess.run(["gcc", "-Os", "-static", "-o", str(out), str(source)], check=True)
+        _build(
+            EXITS_AT_START_IMAGE,
+            'FROM scratch\nCOPY exit /exit\nUSER 10001:10001\nENTRYPOINT ["/exit"]\n',
+            {"exit": out},
+        )
+
+
 def _base() -> str:
     """The stand-in Debian base scripts/images.sh made (the newest, if several)."""
     out = podman("images", "--format", "{{.Repository}}:{{.Tag}}", "localhost/taskapi-base")
@@ -150,22 +171,19 @@ def _redis() -> None:
 def ensure(dapr_version: str) -> NodeImages:
     """Every image the real node runs, then one archive of them all (cached by image ids)."""
     began = time.monotonic()
-    if _exists_rc(APP_IMAGE) != 0 or _exists_rc(OPERATOR_IMAGE) != 0:
-        result = subprocess.run(
-            ["bash", str(REPO / "scripts" / "images.sh")],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ImageError(
-                f"scripts/images.sh failed:\n{(result.stdout + result.stderr)[-3000:]}"
-            )
+    # Always: the node must run the images of the code under test, not whatever an earlier
+    # checkout built (podman's layer cache makes an unchanged rebuild take seconds).
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "images.sh")], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ImageError(f"scripts/images.sh failed:\n{(result.stdout + result.stderr)[-3000:]}")
     for local, published in PUBLISHED.items():
         podman("tag", local, published)
     control_plane = binaries.dapr_kubernetes_dir()
-    names = [*PUBLISHED.values(), PAUSE_IMAGE, REDIS_IMAGE, COREDNS_IMAGE]
+    names = [*PUBLISHED.values(), PAUSE_IMAGE, REDIS_IMAGE, COREDNS_IMAGE, EXITS_AT_START_IMAGE]
     _pause()
+    _exits_at_start()
     _redis()
     _scratch(COREDNS_IMAGE, binaries.find("coredns"))
     _scratch(f"{DAPR_REGISTRY}/daprd:{dapr_version}", binaries.find("daprd"))

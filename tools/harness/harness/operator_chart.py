@@ -6,12 +6,10 @@ scripts/images.sh (loaded into the node, never pulled), in-cluster, as their Ser
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from harness import binaries
+from harness import documented
 from harness.repo import REPO
 
 if TYPE_CHECKING:
@@ -25,39 +23,25 @@ SELECTOR = "app.kubernetes.io/name=taskapi-operator"
 def readme_commands() -> list[list[str]]:
     """The README's Install commands that install the operator (those before the sample's
     ``kubectl apply``), read from the README itself so the two cannot drift apart."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Install", 1)[1]
-    block = section.split("```bash", 1)[1].split("```", 1)[0]
-    commands = [shlex.split(line) for line in block.splitlines() if line.strip()]
+    commands = documented.bash_block(REPO / "README.md", "## Install")
     operator = [argv for argv in commands if NAMESPACE in argv]
     if len(operator) != 3 or operator[-1][:3] != ["helm", "upgrade", "--install"]:
         raise RuntimeError(f"the README's Install block changed shape: {operator}")
     return operator
 
 
-def install(cluster: Cluster, timeout: float = 240, extra: tuple[str, ...] = ()) -> float:
-    """Run the README's commands from the repository's root; returns the seconds until the
-    release's pods are ready (helm's ``--wait``). ``extra`` goes to helm (``--set``)."""
+def install(cluster: Cluster, timeout: float = 240) -> float:
+    """Run the README's commands; returns the seconds until the release's pods are ready
+    (helm's ``--wait``)."""
     began = time.monotonic()
     for argv in readme_commands():
-        if argv[0] == "kubectl":
-            cluster.kubectl(*argv[1:])
-            continue
-        helm = [str(binaries.find("helm")), *argv[1:], f"--timeout={int(timeout)}s", *extra]
-        result = subprocess.run(
-            helm,
-            cwd=REPO,
-            env=cluster.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout + 30,
-        )
-        if result.returncode != 0:
+        extra = [f"--timeout={int(timeout)}s"] if argv[0] == "helm" else []
+        try:
+            documented.run(cluster, argv, *extra, timeout=timeout + 30)
+        except RuntimeError as err:
             raise RuntimeError(
-                f"helm install of the operator's chart failed: {result.stderr.strip()[-2000:]}\n"
-                + explain(cluster)
-            )
+                f"the operator's install failed: {err}\n{explain(cluster)}"
+            ) from None
     return time.monotonic() - began
 
 

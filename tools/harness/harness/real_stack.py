@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any, Self
 
 import yaml
 
-from harness import dapr_chart, operator_chart
+from harness import dapr_chart, documented, operator_chart
 from harness.kube import Cluster, ClusterOptions, KubectlError
 from harness.node_images import REDIS_IMAGE
 from harness.ports import LOOPBACK, free_port
@@ -31,8 +32,10 @@ NAMESPACE = "taskapi-demo"
 TASKAPI = "taskapi-sample"
 TASKAPI_SELECTOR = f"app.kubernetes.io/instance={TASKAPI}"
 NOTIFIER_SELECTOR = "app.kubernetes.io/name=notification-service"
+RESTRICTED_LABEL = "pod-security.kubernetes.io/enforce=restricted"
 CRD = REPO / "crds" / "taskapi.yaml"
 SAMPLES = REPO / "deploy" / "samples"
+INSTALL_DOC = REPO / "docs" / "install.md"
 VENV_BIN = Path(sys.executable).parent
 # the password from the Secret; nothing persisted; listening on the pod's address (its own netns)
 REDIS_ARGS = ["--requirepass", "$(REDIS_PASSWORD)", "--save", "", "--appendonly", "no"]
@@ -156,10 +159,19 @@ class RealStack:
             step = time.monotonic()
             say(f"Redis behind Service redis-master, then deploy/samples into {NAMESPACE}")
             self.cluster.kubectl("create", "namespace", NAMESPACE)
+            # the sample's pods (the app, the injected daprd, notification-service, Redis) are
+            # admitted under the restricted Pod Security Standard too
+            self.cluster.kubectl("label", "namespace", NAMESPACE, RESTRICTED_LABEL)
             self.cluster.wait_for_default_serviceaccount(NAMESPACE)
             password = secrets.token_hex(12)
             self.cluster.apply_yaml(yaml.safe_dump_all(redis_manifests(password)), NAMESPACE)
-            self.cluster.kubectl("apply", "-k", str(SAMPLES), "-n", NAMESPACE)
+            if self.operator_from_chart:  # docs/install.md's "Then the sample", as written
+                for argv in documented.bash_block(
+                    REPO / "docs" / "install.md", "## Then the sample"
+                ):
+                    documented.run(self.cluster, argv)
+            else:
+                self.cluster.kubectl("apply", "-k", str(SAMPLES), "-n", NAMESPACE)
             self.phases["Redis + sample applied"] = time.monotonic() - step
             step = time.monotonic()
             say("waiting for the TaskApi to be Ready (2/2 pods, healthy subscription)")
@@ -226,3 +238,28 @@ class RealStack:
 
     def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return self.cluster.kubectl(*args, timeout=timeout)
+
+
+READY_REASON = '{.status.ready} {.status.conditions[?(@.type=="Ready")].reason}{"\\n"}'
+
+
+class StatusWatch:
+    """``kubectl get taskapi -w``, every (ready, reason) it printed kept in order: a poll could
+    miss a short SidecarNotReady."""
+
+    def __init__(self, stack: RealStack) -> None:
+        argv = ["kubectl", f"--kubeconfig={stack.cluster.kubeconfig}", "get", "taskapi", TASKAPI]
+        argv += ["-n", NAMESPACE, "-w", "-o", f"jsonpath={READY_REASON}"]
+        self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.strip() and (not self.seen or self.seen[-1] != line.strip()):
+                self.seen.append(line.strip())
+
+    def close(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
