@@ -1,21 +1,18 @@
 """The only module of notification-service that talks to Dapr: the API key secret and the
-claims (first-write records per event id) in its state store."""
+claims (first-write records per event id) in its state store, through the bounded call and
+the cached secret both apps share (dapr_sidecar)."""
 
-import asyncio
+from __future__ import annotations
+
 import logging
-import time
-from collections.abc import Awaitable
-from typing import TypeVar
 
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
-from dapr_sidecar import SidecarConnection
+from dapr_sidecar import CachedSecret, SidecarCalls, SidecarConnection
 from notifier.claims import Claim
 from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class SecretUnavailableError(Exception):
@@ -34,43 +31,36 @@ class DaprIO:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.sidecar = SidecarConnection(settings.sidecar_wait_seconds)
-        self._key: str | None = None
-        self._read_at = 0.0
+        # A refused first write or a stale ETag is a failure like any other here: whether
+        # it was a lost race is decided by re-reading the claim (write_claim).
+        self._state = SidecarCalls(
+            self.sidecar,
+            settings.dapr_call_timeout_seconds,
+            unavailable=StateUnavailableError,
+            conflict=StateUnavailableError,
+        )
+        self._secrets = SidecarCalls(
+            self.sidecar,
+            settings.dapr_call_timeout_seconds,
+            unavailable=SecretUnavailableError,
+            conflict=SecretUnavailableError,
+        )
+        self._api_key = CachedSecret(
+            self._secrets,
+            settings.secret_store,
+            settings.secret_name,
+            settings.secret_key,
+            ttl_seconds=settings.secret_cache_seconds,
+            missing=SecretUnavailableError,
+        )
 
     async def api_key(self) -> str:
-        s = self._settings
-        if self._key is not None and time.monotonic() - self._read_at < s.secret_cache_seconds:
-            return self._key
-        where = f"secret {s.secret_name!r} in Dapr secret store {s.secret_store!r}"
-        client = self.sidecar.client
-        if client is None:
-            raise SecretUnavailableError(f"cannot read {where}: the sidecar is not reachable yet")
-        try:
-            async with asyncio.timeout(s.dapr_call_timeout_seconds):
-                resp = await client.get_secret(s.secret_store, s.secret_name)
-        except Exception as exc:  # gRPC errors of every kind mean the same to the caller
-            raise SecretUnavailableError(f"cannot read {where}: {exc}") from exc
-        value = resp.secret.get(s.secret_key)
-        if not value:
-            raise SecretUnavailableError(f"{where} has no key {s.secret_key!r}")
-        self._key, self._read_at = value, time.monotonic()
-        return value
-
-    async def _state(self, what: str, call: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(self._settings.dapr_call_timeout_seconds):
-                return await call
-        except Exception as exc:  # gRPC errors of every kind: the caller retries later
-            raise StateUnavailableError(
-                f"{what} in state store {self._settings.state_store!r}: {exc}"
-            ) from exc
+        return await self._api_key.get()
 
     async def read_claim(self, key: str) -> tuple[Claim, str] | None:
-        client = self.sidecar.client
-        if client is None:
-            raise StateUnavailableError("the Dapr sidecar is not reachable yet")
-        resp = await self._state(
-            f"reading {key!r}", client.get_state(self._settings.state_store, key)
+        store = self._settings.state_store
+        resp = await self._state.call(
+            f"reading {key!r} in state store {store!r}", lambda c: c.get_state(store, key)
         )
         if not resp.data:
             return None
@@ -81,14 +71,11 @@ class DaprIO:
 
         Raises ClaimTakenError when another writer got there first.
         """
-        client = self.sidecar.client
-        if client is None:
-            raise StateUnavailableError("the Dapr sidecar is not reachable yet")
         s = self._settings
         try:
-            await self._state(
-                f"writing {key!r}",
-                client.save_state(
+            await self._state.call(
+                f"writing {key!r} in state store {s.state_store!r}",
+                lambda c: c.save_state(
                     s.state_store,
                     key,
                     claim.model_dump_json(),

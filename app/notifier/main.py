@@ -3,28 +3,18 @@
 import contextlib
 import hmac
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 
-from fastapi import APIRouter, FastAPI, Request, status
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from dapr_sidecar import connected_in_background
+from dapr_sidecar.problems import problem
 from notifier.dapr_io import DaprIO, SecretUnavailableError, StateUnavailableError
 from notifier.models import Notification, NotifyRequest, NotifyResult
 from notifier.recorder import Recorder
 from notifier.service import Notifications, Outcome
 from notifier.settings import Settings, get_settings
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def _problem(code: int, title: str, detail: str) -> JSONResponse:
-    headers = {"Retry-After": "5"} if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": code, "detail": detail},
-        status_code=code,
-        media_type=PROBLEM_JSON,
-        headers=headers,
-    )
 
 
 def _router(settings: Settings) -> APIRouter:
@@ -37,22 +27,19 @@ def _router(settings: Settings) -> APIRouter:
         try:
             expected = await io.api_key()
         except SecretUnavailableError as exc:
-            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
+            return problem(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
         if api_key is None or not hmac.compare_digest(api_key.encode(), expected.encode()):
-            return _problem(
-                status.HTTP_401_UNAUTHORIZED,
-                "Unauthorized",
-                f"missing or wrong {settings.api_key_header} header",
+            return problem(
+                HTTPStatus.UNAUTHORIZED, f"missing or wrong {settings.api_key_header} header"
             )
         notifications: Notifications = request.app.state.notifications
         try:
             outcome = await notifications.notify(body)
         except StateUnavailableError as exc:
-            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
+            return problem(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
         if outcome == Outcome.BUSY:
-            return _problem(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                "Service Unavailable",
+            return problem(
+                HTTPStatus.SERVICE_UNAVAILABLE,
                 f"event {body.event_id} is being notified by another replica; retry later",
             )
         return NotifyResult(event_id=body.event_id, recorded=outcome == Outcome.SENT)
@@ -72,7 +59,7 @@ def _router(settings: Settings) -> APIRouter:
         try:
             await io.api_key()
         except SecretUnavailableError as exc:
-            return _problem(status.HTTP_503_SERVICE_UNAVAILABLE, "Service Unavailable", str(exc))
+            return problem(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
         return {"status": "ready"}
 
     return router
@@ -84,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         io = DaprIO(settings)
-        recorder = Recorder()
+        recorder = Recorder(settings.record_limit)
         app.state.io = io
         app.state.recorder = recorder
         app.state.notifications = Notifications(io, recorder, settings)

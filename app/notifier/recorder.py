@@ -1,19 +1,24 @@
-"""What this reference notification-service "sends": kept in process memory for inspection.
+"""What this reference notification-service "sends": the most recent ones, kept in memory
+for inspection, with counts of all of them.
 
-Deduplication is not done here but durably, across replicas (notifier.claims); a real
-service would deliver an e-mail or a webhook at the place this records.
+Bounded (``record_limit``): under sustained load an unbounded list grew the process by tens
+of MiB in minutes. Deduplication is not done here but durably, across replicas
+(notifier.claims); a real service would deliver an e-mail or a webhook where this records.
 """
 
+from collections import Counter, deque
 from datetime import UTC, datetime
 
 from notifier.models import Notification, NotifyRequest
 
 
 class Recorder:
-    def __init__(self) -> None:
-        self._sent: list[Notification] = []
+    def __init__(self, limit: int) -> None:
+        self._sent: deque[Notification] = deque(maxlen=limit)
+        self.counts: Counter[str] = Counter()  # by event type, since the process started
 
     def record(self, request: NotifyRequest) -> None:
+        self.counts[request.event_type] += 1
         self._sent.append(
             Notification(
                 event_id=request.event_id,

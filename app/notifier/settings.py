@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     # Names this replica in its claims (a pod name in Kubernetes).
     replica: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # Notifications kept in memory for GET /notifications (the oldest are dropped first).
+    record_limit: int = Field(default=20_000, ge=1)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

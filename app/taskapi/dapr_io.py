@@ -1,33 +1,28 @@
 """The only module of the Task API that talks to the Dapr sidecar (state, pub/sub, invoke, secrets).
 
-It makes every call through the process's single async DaprClient (dapr_sidecar) and
-translates every SDK failure into the errors of taskapi.errors, so routes never see gRPC or
-aiohttp types.
+``DaprIO`` is the app's StateStore (taskapi.statestore) and its notifier. Every call goes
+through the shared bounded call (dapr_sidecar.calls), which turns SDK failures into the
+errors of taskapi.errors, so nothing above this module sees gRPC or aiohttp types.
 """
 
+from __future__ import annotations
+
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TypeVar
 
 import aiohttp  # only for the exception types of the SDK's HTTP invocation transport
-import grpc  # type: ignore[import-untyped]
-from dapr.aio.clients import DaprClient
-from dapr.clients.exceptions import DaprHttpError, DaprInternalError
+from dapr.clients.exceptions import DaprHttpError
 from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
-from dapr_sidecar import SidecarConnection
+from dapr_sidecar import CachedSecret, SidecarCalls, SidecarConnection
 from taskapi.errors import DaprUnavailableError, EtagConflictError, InvocationError
 from taskapi.models import TaskEvent
 from taskapi.settings import Settings
+from taskapi.statestore import Announce, Versioned, Write
 from taskapi.timing import CallObserver, ignore, timed
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 JSON = "application/json"
 TTL_METADATA = "ttlInSeconds"
@@ -37,65 +32,43 @@ TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 BULK_READ_PARALLELISM = 32
 # An API key the callee rejects may have been rotated: re-read it and retry.
 REJECTED_KEY_HTTP = frozenset({401, 403})
+# Every write is first-write: with no ETag it only creates (Dapr checks no ETag on a missing
+# key, dapr/dapr#2320), which Redis refuses on an existing key itself written first-write
+# and PostgreSQL on any existing key; with an ETag, the ETag is checked.
+FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write)
 
 
 # Operation metadata the outbox reads (daprd pkg/runtime/pubsub/outbox.go): the operation
 # marked as projection is not stored; its value becomes the published event of the write
 # with the same key, with this content type (a CloudEvent whose `data` is the JSON object).
 PROJECTION = {"outbox.projection": "true", "contentType": JSON}
-# Metadata of the state store Component without which the outbox publishes nothing.
-OUTBOX_METADATA = ("outboxPublishPubsub", "outboxPublishTopic")
 
 
-@dataclass(frozen=True)
-class Stored:
-    data: bytes
-    etag: str
+def _ttl(ttl_seconds: int | None) -> dict[str, str]:
+    return {TTL_METADATA: str(ttl_seconds)} if ttl_seconds else {}
 
 
-@dataclass(frozen=True)
-class Write:
-    """One operation of a state transaction: value None deletes the key."""
+def operations(writes: list[Write], announce: Announce) -> list[TransactionalStateOperation]:
+    """The transaction as daprd's outbox needs it: the projection directly BEFORE its write.
 
-    key: str
-    value: bytes | None
-    # The store ETag the key must still have; None writes unconditionally.
-    etag: str | None = None
-    ttl_seconds: int | None = None
-    projection: bool = False
-
-    def operation(self) -> TransactionalStateOperation:
-        metadata = dict(PROJECTION) if self.projection else {}
-        if self.ttl_seconds:
-            metadata[TTL_METADATA] = str(self.ttl_seconds)
-        kind = (
-            TransactionOperationType.delete
-            if self.value is None
-            else TransactionOperationType.upsert
+    daprd 1.17 removes projections from the list while iterating over it, which leaves
+    this order intact; and on a store without the outbox metadata daprd writes a projection
+    as a plain value, which the real write after it then replaces.
+    """
+    ops: list[TransactionalStateOperation] = []
+    for w in writes:
+        if w.key == announce.key:
+            ops.append(TransactionalStateOperation(w.key, announce.event, metadata=PROJECTION))
+        ops.append(
+            TransactionalStateOperation(
+                w.key,
+                w.value,
+                etag=w.version,
+                operation_type=TransactionOperationType.upsert,
+                metadata=_ttl(w.ttl_seconds) or None,
+            )
         )
-        return TransactionalStateOperation(
-            self.key, self.value, etag=self.etag, operation_type=kind, metadata=metadata or None
-        )
-
-
-def _grpc_code(exc: BaseException) -> object | None:
-    """The gRPC status of an SDK error; save_state hides it in __cause__ (DaprInternalError)."""
-    for candidate in (exc, exc.__cause__):
-        code = getattr(candidate, "code", None)
-        if callable(code):
-            with contextlib.suppress(Exception):
-                result: object = code()
-                return result
-    return None
-
-
-def _details(exc: BaseException) -> str:
-    for candidate in (exc, exc.__cause__):
-        details = getattr(candidate, "details", None)
-        if callable(details):
-            with contextlib.suppress(Exception):
-                return str(details())
-    return str(exc) or type(exc).__name__
+    return ops
 
 
 class DaprIO:
@@ -105,134 +78,104 @@ class DaprIO:
         self._settings = settings
         self.observe = observe  # told about every public call (the metrics seam)
         self.sidecar = SidecarConnection(settings.sidecar_wait_seconds)
-        self._api_key: str | None = None
+        self._calls = SidecarCalls(
+            self.sidecar,
+            settings.dapr_call_timeout_seconds,
+            unavailable=DaprUnavailableError,
+            conflict=EtagConflictError,
+        )
+        self._api_key = CachedSecret(
+            self._calls,
+            settings.secret_store,
+            settings.notification_secret,
+            settings.notification_secret_key,
+            ttl_seconds=None,
+            missing=DaprUnavailableError,
+        )
 
     @property
     def connected(self) -> bool:
-        return self.sidecar.client is not None
+        return self._calls.connected
 
-    def _require(self) -> DaprClient:
-        if self.sidecar.client is None:
-            raise DaprUnavailableError("the Dapr sidecar has not become reachable yet")
-        return self.sidecar.client
-
-    async def _bounded(self, what: str, call: Awaitable[T]) -> T:
-        try:
-            async with asyncio.timeout(self._settings.dapr_call_timeout_seconds):
-                return await call
-        except TimeoutError as exc:
-            raise DaprUnavailableError(
-                f"{what}: the Dapr sidecar did not answer within "
-                f"{self._settings.dapr_call_timeout_seconds:g}s"
-            ) from exc
-        except (grpc.RpcError, DaprInternalError) as exc:
-            code = _grpc_code(exc)
-            if code == grpc.StatusCode.ABORTED:
-                raise EtagConflictError(f"{what}: {_details(exc)}") from exc
-            if code == grpc.StatusCode.UNAVAILABLE:
-                raise DaprUnavailableError(
-                    f"{what}: the Dapr sidecar is unreachable ({_details(exc)})"
-                ) from exc
-            # Component failures (e.g. Redis down) come back as INTERNAL and similar codes.
-            name = getattr(code, "name", "UNKNOWN")
-            raise DaprUnavailableError(f"{what}: Dapr answered {name}: {_details(exc)}") from exc
-
-    # -- state ---------------------------------------------------------------------------
+    # -- state (taskapi.statestore.StateStore) -------------------------------------------
 
     @timed
-    async def get(self, key: str) -> Stored | None:
-        client = self._require()
+    async def get(self, key: str) -> Versioned | None:
         store = self._settings.state_store
-        resp = await self._bounded(
-            f"reading {key!r} from state store {store!r}", client.get_state(store, key)
+        resp = await self._calls.call(
+            f"reading {key!r} from state store {store!r}", lambda c: c.get_state(store, key)
         )
         # A missing key is not an error in Dapr: empty data and empty ETag.
         if not resp.etag and not resp.data:
             return None
-        return Stored(data=resp.data, etag=resp.etag)
+        return Versioned(data=resp.data, version=resp.etag)
 
     @timed
-    async def get_many(self, keys: list[str]) -> dict[str, Stored]:
+    async def get_many(self, keys: list[str]) -> dict[str, Versioned]:
         if not keys:
             return {}
-        client = self._require()
         store = self._settings.state_store
         # The SDK's default parallelism is 1: on a store without a native bulk read (Redis)
         # daprd then reads the keys one after another, which made a list page cost ~28
         # sequential Redis round trips. PostgreSQL v2 reads them in one query either way.
         parallelism = min(len(keys), BULK_READ_PARALLELISM)
-        resp = await self._bounded(
+        resp = await self._calls.call(
             f"reading {len(keys)} keys from state store {store!r}",
-            client.get_bulk_state(store, keys, parallelism=parallelism),
+            lambda c: c.get_bulk_state(store, keys, parallelism=parallelism),
         )
-        found: dict[str, Stored] = {}
+        found: dict[str, Versioned] = {}
         for item in resp.items:
             if item.error:
                 raise DaprUnavailableError(f"reading {item.key!r} from {store!r}: {item.error}")
             if item.etag or item.data:
                 data = item.data if isinstance(item.data, bytes) else item.data.encode()
-                found[item.key] = Stored(data=data, etag=item.etag)
+                found[item.key] = Versioned(data=data, version=item.etag)
         return found
 
     @timed
     async def put(
-        self,
-        key: str,
-        value: str,
-        etag: str | None,
-        ttl_seconds: int | None = None,
-        *,
-        first_write: bool = True,
+        self, key: str, value: bytes, version: str | None, ttl_seconds: int | None = None
     ) -> None:
-        """Write `key` outside a transaction; with etag=None and first_write it only creates.
-
-        Dapr skips the ETag check for a missing key, so "create" uses first-write
-        concurrency without an ETag, which the Redis store refuses on an existing key that
-        was itself written first-write, and PostgreSQL refuses on any existing key.
-        """
-        client = self._require()
         store = self._settings.state_store
-        concurrency = Concurrency.first_write if first_write else Concurrency.last_write
-        options = StateOptions(concurrency=concurrency)
-        metadata = {TTL_METADATA: str(ttl_seconds)} if ttl_seconds else {}
-        await self._bounded(
+        await self._calls.call(
             f"writing {key!r} to state store {store!r}",
-            client.save_state(
-                store, key, value, etag=etag, options=options, state_metadata=metadata
+            lambda c: c.save_state(
+                store,
+                key,
+                value,
+                etag=version,
+                options=FIRST_WRITE,
+                state_metadata=_ttl(ttl_seconds),
             ),
         )
 
     @timed
-    async def delete(self, key: str, etag: str | None) -> None:
-        client = self._require()
+    async def delete(self, key: str, version: str | None) -> None:
         store = self._settings.state_store
-        await self._bounded(
+        await self._calls.call(
             f"deleting {key!r} from state store {store!r}",
-            client.delete_state(store, key, etag=etag),
+            lambda c: c.delete_state(store, key, etag=version),
         )
 
     @timed
-    async def transact(self, writes: list[Write]) -> None:
-        """Commit `writes` as one state transaction (with the outbox: their event too).
+    async def transact(self, writes: list[Write], announce: Announce) -> None:
+        """Commit ``writes`` as one state transaction, ``announce`` riding the outbox.
 
         Inside a transaction every failure comes back as INTERNAL, a stale ETag included.
         Re-reading the checked keys tells them apart: one whose ETag moved means another
         writer won (EtagConflictError, retry); otherwise the store itself failed (503).
         """
-        client = self._require()
         store = self._settings.state_store
-        what = f"transaction on {', '.join(w.key for w in writes if not w.projection)}"
+        what = f"transaction on {', '.join(w.key for w in writes)} in state store {store!r}"
+        ops = operations(writes, announce)
         try:
-            await self._bounded(
-                f"{what} in state store {store!r}",
-                client.execute_state_transaction(store, [w.operation() for w in writes]),
-            )
+            await self._calls.call(what, lambda c: c.execute_state_transaction(store, ops))
         except DaprUnavailableError:
-            checked = {w.key: w.etag for w in writes if w.etag is not None and not w.projection}
+            checked = {w.key: w.version for w in writes if w.version is not None}
             if not checked or not self.connected:
                 raise
             now = await self.get_many(list(checked))
-            moved = [k for k, etag in checked.items() if k not in now or now[k].etag != etag]
+            moved = [k for k, v in checked.items() if k not in now or now[k].version != v]
             if moved:
                 raise EtagConflictError(f"{', '.join(moved)} changed meanwhile") from None
             raise
@@ -243,24 +186,12 @@ class DaprIO:
     async def notification_api_key(self) -> str:
         """The notification-service API key, from the Dapr secret store only (cached; a
         rejected key is forgotten, so the next call reads it again)."""
-        if self._api_key is not None:
-            return self._api_key
-        client = self._require()
-        s = self._settings
-        where = f"secret {s.notification_secret!r} in secret store {s.secret_store!r}"
-        resp = await self._bounded(
-            f"reading {where}", client.get_secret(s.secret_store, s.notification_secret)
-        )
-        value = resp.secret.get(s.notification_secret_key)
-        if not value:
-            raise DaprUnavailableError(f"{where} has no key {s.notification_secret_key!r}")
-        self._api_key = value
-        return value
+        return await self._api_key.get()
 
     @timed
     async def notify(self, event: TaskEvent) -> None:
         """POST the event to notification-service `notify` through Dapr invocation."""
-        client = self._require()
+        client = self._calls.client()
         s = self._settings
         target = f"{s.notification_app_id}/{s.notification_method}"
         api_key = await self.notification_api_key()
@@ -277,7 +208,7 @@ class DaprIO:
         except DaprHttpError as exc:
             status = exc.status_code
             if status in REJECTED_KEY_HTTP:
-                self._api_key = None
+                self._api_key.forget()
             transient = status in TRANSIENT_HTTP or status in REJECTED_KEY_HTTP
             raise InvocationError(
                 f"invoking {target}: HTTP {status}: {exc.message}",
@@ -292,8 +223,7 @@ class DaprIO:
     @timed
     async def missing_components(self) -> list[str]:
         """Components this app needs that the sidecar has not loaded (raises if unreachable)."""
-        client = self._require()
-        meta = await self._bounded("reading sidecar metadata", client.get_metadata())
+        meta = await self._calls.call("reading sidecar metadata", lambda c: c.get_metadata())
         loaded = {c.name for c in meta.registered_components}
         s = self._settings
         return [n for n in (s.state_store, s.pubsub) if n not in loaded]

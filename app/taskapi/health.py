@@ -1,15 +1,25 @@
 """Liveness and readiness: ready only while the sidecar answers and has our components."""
 
 from http import HTTPStatus
+from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from taskapi.dapr_io import DaprIO
+from dapr_sidecar.problems import problem
 from taskapi.errors import TaskApiError
-from taskapi.problems import problem
 
 router = APIRouter(tags=["health"])
+
+
+class Sidecar(Protocol):
+    async def missing_components(self) -> list[str]: ...
+
+
+def get_sidecar(request: Request) -> Sidecar:
+    """The dependency /ready is served with: the app's DaprIO (built in the lifespan)."""
+    sidecar: Sidecar = request.app.state.io
+    return sidecar
 
 
 @router.get("/health")
@@ -19,10 +29,9 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready", response_model=None)
-async def ready(request: Request) -> dict[str, str] | JSONResponse:
-    io: DaprIO = request.app.state.io
+async def ready(sidecar: Annotated[Sidecar, Depends(get_sidecar)]) -> dict[str, str] | JSONResponse:
     try:
-        missing = await io.missing_components()
+        missing = await sidecar.missing_components()
     except TaskApiError as exc:
         return problem(HTTPStatus.SERVICE_UNAVAILABLE, f"Dapr sidecar not ready: {exc}")
     if missing:

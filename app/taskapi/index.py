@@ -13,11 +13,12 @@ ahead of the cursor (listed) or behind it (not listed), never twice.
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 SHARDS = 8
-# Small pages: the outbox publishes the page a create writes along with its event.
+# Small pages: every create reads and rewrites one.
 PAGE_CAPACITY = 64
 INDEX_PREFIX = "index:"
 
@@ -25,6 +26,10 @@ INDEX_PREFIX = "index:"
 class IndexEntry(BaseModel):
     seq: int = Field(ge=1, le=PAGE_CAPACITY)
     task_id: str
+    # When the entry was written, ahead of its task's record (see taskapi.shards): an entry
+    # whose record is missing is a create still committing only while this is recent.
+    # None: written together with its record (earlier versions, seeding).
+    at: AwareDatetime | None = None
 
 
 class IndexPage(BaseModel):
@@ -40,13 +45,13 @@ class IndexPage(BaseModel):
     def has(self, task_id: str) -> bool:
         return any(e.task_id == task_id for e in self.entries)
 
-    def add(self, task_id: str) -> "IndexPage":
+    def add(self, task_id: str, at: datetime | None = None) -> "IndexPage":
         """With `task_id` listed once (a retried create finds its entry already there)."""
         if self.has(task_id):
             return self
         if self.full:
             raise ValueError(f"index page {self.shard}/{self.number} is full")
-        entry = IndexEntry(seq=self.next_seq, task_id=task_id)
+        entry = IndexEntry(seq=self.next_seq, task_id=task_id, at=at)
         return self.model_copy(
             update={"next_seq": self.next_seq + 1, "entries": [*self.entries, entry]}
         )

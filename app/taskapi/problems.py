@@ -1,17 +1,21 @@
-"""HTTP problem responses (RFC 9457) for every failure: clear messages, never a traceback."""
+"""HTTP problem responses (RFC 9457) for every failure: clear messages, never a traceback.
+
+Rendered by the renderer both apps share (dapr_sidecar.problems); what is the Task API's
+own is the mapping of its errors to statuses and the documented responses in the OpenAPI.
+"""
 
 import logging
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from dapr_sidecar.problems import PROBLEM_JSON, problem
 from taskapi.errors import (
     ConflictRetriesExhaustedError,
     DaprUnavailableError,
@@ -24,8 +28,7 @@ from taskapi.index import InvalidCursorError
 
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
-RETRY_AFTER_SECONDS = "5"
+__all__ = ["PROBLEM_JSON", "PROBLEM_RESPONSES", "Problem", "install", "problem"]
 
 STATUS_OF: dict[type[Exception], HTTPStatus] = {
     TaskNotFoundError: HTTPStatus.NOT_FOUND,
@@ -64,23 +67,6 @@ PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
 PROBLEM_RESPONSES[503]["headers"] = {
     "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
 }
-
-
-def problem(
-    status: HTTPStatus, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    body = {
-        "type": "about:blank",
-        "title": status.phrase,
-        "status": int(status),
-        "detail": detail,
-        **extra,
-    }
-    if status == HTTPStatus.SERVICE_UNAVAILABLE:
-        headers = {**(headers or {}), "Retry-After": RETRY_AFTER_SECONDS}
-    return JSONResponse(
-        jsonable_encoder(body), status_code=int(status), media_type=PROBLEM_JSON, headers=headers
-    )
 
 
 def _status(exc: Exception) -> HTTPStatus:

@@ -7,11 +7,12 @@ created task to the operations on it, so generated clients and schemathesis reac
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
 from taskapi import etags
+from taskapi.activity import ActivityLog
 from taskapi.errors import PreconditionRequiredError, TaskNotFoundError
 from taskapi.index import CURSOR_PATTERN
 from taskapi.models import (
@@ -25,6 +26,7 @@ from taskapi.models import (
 )
 from taskapi.problems import PROBLEM_RESPONSES
 from taskapi.service import TaskService
+from taskapi.settings import Settings
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -67,15 +69,35 @@ def _task_ok(code: int = 200) -> dict[int | str, dict[str, Any]]:
     return {code: {"headers": _ETAG_HEADER, "links": _LINKS}}
 
 
-def _service(request: Request) -> TaskService:
+# -- dependencies: what main.create_app built (tests override them) ---------------------
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_service(request: Request) -> TaskService:
     service: TaskService = request.app.state.service
     return service
 
 
-def _precondition(request: Request, raw: str | None) -> str | None:
-    if raw is None and request.app.state.settings.require_if_match:
+def get_activity(request: Request) -> ActivityLog:
+    activity: ActivityLog = request.app.state.activity
+    return activity
+
+
+def precondition(
+    settings: Annotated[Settings, Depends(get_settings)], if_match: IfMatch = None
+) -> str | None:
+    """The revision If-Match names (or *); None without the header, unless it is required."""
+    if if_match is None and settings.require_if_match:
         raise PreconditionRequiredError
-    return etags.parse_if_match(raw)
+    return etags.parse_if_match(if_match)
+
+
+Service = Annotated[TaskService, Depends(get_service)]
+Precondition = Annotated[str | None, Depends(precondition)]
 
 
 def _with_etag(response: Response, task: Task) -> Task:
@@ -98,26 +120,28 @@ def _with_etag(response: Response, task: Task) -> Task:
         **_problems(400, 409, 422, 503),
     },
 )
-async def create_task(body: TaskCreate, request: Request, response: Response) -> Task:
-    task = await _service(request).create(body)
+async def create_task(
+    body: TaskCreate, service: Service, request: Request, response: Response
+) -> Task:
+    task = await service.create(body)
     response.headers["Location"] = str(request.url_for("get_task", task_id=task.id).path)
     return _with_etag(response, task)
 
 
 @router.get("", operation_id="list_tasks", responses=_problems(422, 503))
 async def list_tasks(
-    request: Request,
+    service: Service,
     cursor: CursorQuery = None,
     limit: LimitQuery = None,
 ) -> TaskPage:
-    return await _service(request).list(cursor, limit)
+    return await service.list(cursor, limit)
 
 
 @router.get(
     "/{task_id}", operation_id="get_task", responses={**_task_ok(), **_problems(404, 422, 503)}
 )
-async def get_task(task_id: TaskIdPath, request: Request, response: Response) -> Task:
-    return _with_etag(response, await _service(request).get(task_id))
+async def get_task(task_id: TaskIdPath, service: Service, response: Response) -> Task:
+    return _with_etag(response, await service.get(task_id))
 
 
 @router.patch(
@@ -128,11 +152,11 @@ async def get_task(task_id: TaskIdPath, request: Request, response: Response) ->
 async def update_task(
     task_id: TaskIdPath,
     body: TaskUpdate,
-    request: Request,
+    service: Service,
+    if_match: Precondition,
     response: Response,
-    if_match: IfMatch = None,
 ) -> Task:
-    task = await _service(request).update(task_id, body, _precondition(request, if_match))
+    task = await service.update(task_id, body, if_match)
     return _with_etag(response, task)
 
 
@@ -144,11 +168,11 @@ async def update_task(
 async def set_task_status(
     task_id: TaskIdPath,
     status: TaskStatus,
-    request: Request,
+    service: Service,
+    if_match: Precondition,
     response: Response,
-    if_match: IfMatch = None,
 ) -> Task:
-    task = await _service(request).set_status(task_id, status, _precondition(request, if_match))
+    task = await service.set_status(task_id, status, if_match)
     return _with_etag(response, task)
 
 
@@ -158,17 +182,19 @@ async def set_task_status(
     operation_id="delete_task",
     responses=_problems(404, 409, 412, 422, 428, 503),
 )
-async def delete_task(task_id: TaskIdPath, request: Request, if_match: IfMatch = None) -> Response:
-    await _service(request).delete(task_id, _precondition(request, if_match))
+async def delete_task(task_id: TaskIdPath, service: Service, if_match: Precondition) -> Response:
+    await service.delete(task_id, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # Not in the API contract (OpenAPI): a diagnostic view of the subscription's dedup record,
 # eventually consistent, and kept for a while after the task is deleted.
 @router.get("/{task_id}/activity", operation_id="task_activity", include_in_schema=False)
-async def task_activity(task_id: TaskIdPath, request: Request) -> TaskActivity:
+async def task_activity(
+    task_id: TaskIdPath, log: Annotated[ActivityLog, Depends(get_activity)]
+) -> TaskActivity:
     """What the event subscription has processed for this task."""
-    activity = await _service(request).store.activity(task_id)
+    activity = await log.get(task_id)
     if activity is None:
         raise TaskNotFoundError(task_id)
     return activity

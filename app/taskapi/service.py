@@ -1,6 +1,6 @@
 """Task use cases: each change is one store transaction that carries its own event."""
 
-from taskapi import events, listing
+from taskapi import events
 from taskapi.index import format_cursor, parse_cursor
 from taskapi.models import (
     Task,
@@ -12,7 +12,7 @@ from taskapi.models import (
     utcnow,
 )
 from taskapi.settings import Settings
-from taskapi.store import TaskStore
+from taskapi.tasks import TaskStore
 
 
 def touched(task: Task, **changes: object) -> Task:
@@ -28,17 +28,17 @@ def touched(task: Task, **changes: object) -> Task:
 class TaskService:
     def __init__(self, store: TaskStore, settings: Settings) -> None:
         self._settings = settings
-        self.store = store
+        self._store = store
 
     async def create(self, body: TaskCreate) -> Task:
         now = utcnow()
         task = Task.model_validate(
             {"id": new_id(), "created_at": now, "updated_at": now, **body.model_dump()}
         )
-        return await self.store.create(task, events.created(task))
+        return await self._store.create(task, events.created(task))
 
     async def get(self, task_id: str) -> Task:
-        return await self.store.get(task_id)
+        return await self._store.get(task_id)
 
     async def update(self, task_id: str, body: TaskUpdate, if_match: str | None) -> Task:
         changes = body.changes()
@@ -48,7 +48,7 @@ class TaskService:
             # it still moves the revision, so If-Match sees it.
             return touched(task, **changes), None
 
-        _, after = await self.store.change(task_id, if_match, change)
+        _, after = await self._store.change(task_id, if_match, change)
         return after
 
     async def set_status(self, task_id: str, status: TaskStatus, if_match: str | None) -> Task:
@@ -58,7 +58,7 @@ class TaskService:
             after = touched(task, status=status)
             return after, events.status_changed(task, after)
 
-        _, after = await self.store.change(task_id, if_match, change)
+        _, after = await self._store.change(task_id, if_match, change)
         return after
 
     async def delete(self, task_id: str, if_match: str | None) -> None:
@@ -66,11 +66,9 @@ class TaskService:
             gone = touched(task)
             return gone, events.deleted(gone)
 
-        await self.store.change(task_id, if_match, change, delete=True)
+        await self._store.change(task_id, if_match, change, delete=True)
 
     async def list(self, cursor: str | None, limit: int | None) -> TaskPage:
         size = min(limit or self._settings.page_size_default, self._settings.page_size_max)
-        items, after = await listing.page_of_tasks(
-            self.store, parse_cursor(cursor), size, self._settings.list_max_page_reads
-        )
+        items, after = await self._store.page(parse_cursor(cursor), size)
         return TaskPage(items=items, next_cursor=format_cursor(after), limit=size)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     event_concurrency: int = Field(default=8, ge=1)
     # Index pages one list request may read: bounds a request that meets many emptied pages.
     list_max_page_reads: int = Field(default=64, ge=1)
+    # An index entry is written before its task's record; one whose record is still missing
+    # this long after is a failed create's, and listings compact it (taskapi.shards).
+    index_grace_seconds: int = Field(default=3600, ge=60)
     # True: PATCH, PUT .../status and DELETE without If-Match are refused with 428.
     require_if_match: bool = False
     # "text" (Kubernetes style `Message key=value`) or "json" (one JSON object per line).

@@ -9,19 +9,18 @@ import asyncio
 import json
 import logging
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Protocol
 
 from dapr.ext.fastapi import DaprApp
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from pydantic import ValidationError
 
-from taskapi.dapr_io import DaprIO
+from taskapi.activity import ActivityLog
 from taskapi.errors import InvocationError, TaskApiError
 from taskapi.index import IndexPage
-from taskapi.models import EventType, ReceivedEvent, TaskActivity, TaskEvent, utcnow
+from taskapi.models import EventType, TaskEvent
 from taskapi.records import Verdict, verify
 from taskapi.settings import Settings
-from taskapi.store import TaskStore, parse_activity
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +36,8 @@ class Delivery(StrEnum):
 
 
 class IndexWrite:
-    """The outbox also publishes the index page a create wrote: not an event, skipped
-    without a Dapr call."""
+    """An index page on the topic: earlier versions' creates wrote their page in the
+    transaction, and the outbox published it. Not an event, skipped without a Dapr call."""
 
 
 PAGE_FIELDS = frozenset(IndexPage.model_fields)
@@ -62,21 +61,14 @@ def parse_message(raw: bytes) -> TaskEvent | IndexWrite | None:
         return None
 
 
-def with_event(activity: TaskActivity | None, event: TaskEvent) -> TaskActivity | None:
-    """The activity with `event` recorded once; None when it is already there (no write)."""
-    if activity is not None and activity.has(event.event_id):
-        return None
-    base = activity or TaskActivity(task_id=event.task_id)
-    received = ReceivedEvent(
-        event_id=event.event_id, event_type=event.event_type, received_at=utcnow()
-    )
-    return base.model_copy(update={"events": [*base.events, received]})
+class Notifier(Protocol):
+    async def notify(self, event: TaskEvent) -> None: ...
 
 
 class EventProcessor:
-    def __init__(self, io: DaprIO, store: TaskStore, settings: Settings) -> None:
-        self._io = io
-        self._store = store
+    def __init__(self, notifier: Notifier, activity: ActivityLog, settings: Settings) -> None:
+        self._notifier = notifier
+        self._activity = activity
         # The outbox releases events in bursts (its internal topic holds each message about
         # a second, up to the pub/sub's concurrency at once). Handled all at once, a burst
         # of Dapr calls would queue API requests behind it on this event loop; a few at a
@@ -116,12 +108,11 @@ class EventProcessor:
             return Delivery.RETRY
 
     async def _handle(self, event: TaskEvent) -> Delivery:
-        stored, record = await self._store.seen(event.task_id)
-        seen = parse_activity(stored)
-        if seen is not None and seen.has(event.event_id):
+        seen = await self._activity.look(event)
+        if seen.recorded:
             log.info("Event already processed event_id=%s task=%s", event.event_id, event.task_id)
             return Delivery.SUCCESS
-        verdict = verify(record, event)
+        verdict = verify(seen.record, event)
         if verdict == Verdict.PHANTOM:
             # A rejected write's event (Redis applies the rest of a failed transaction):
             # it describes no stored change, so it has no effect.
@@ -141,26 +132,28 @@ class EventProcessor:
         if event.event_type == EventType.COMPLETED:
             # notification-service deduplicates durably by event id, so a crash between
             # this call and the record below repeats the call without a second notification.
-            await self._io.notify(event)
+            await self._notifier.notify(event)
             log.info("Notification sent for task %s event_id=%s", event.task_id, event.event_id)
-        await self._store.record_activity(
-            event.task_id,
-            lambda a: with_event(a, event),
-            expire=event.event_type == EventType.DELETED,
-            known=stored,
-        )
+        await self._activity.record_once(event, seen)
         return Delivery.SUCCESS
+
+
+def processor(request: Request) -> EventProcessor:
+    """The dependency the subscription route is served with (built in the lifespan)."""
+    found: EventProcessor = request.app.state.processor
+    return found
 
 
 def subscribe(app: FastAPI, settings: Settings) -> None:
     """Register the handler with the FastAPI extension (GET /dapr/subscribe lists it)."""
     dapr_app = DaprApp(app)
 
-    async def on_task_event(request: Request) -> dict[str, str]:
+    async def on_task_event(
+        request: Request, events: Annotated[EventProcessor, Depends(processor)]
+    ) -> dict[str, str]:
         # The raw body, not a pydantic parameter: a malformed event must get DROP, whereas
         # FastAPI's 422 would make Dapr redeliver it.
-        processor: EventProcessor = request.app.state.processor
-        outcome = await processor.process(await request.body())
+        outcome = await events.process(await request.body())
         return {"status": outcome.value}
 
     dapr_app.subscribe(

@@ -3,8 +3,8 @@ metrics seam of dapr_io, which stays free of any knowledge of metrics."""
 
 import functools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 # Told about every timed call: (operation, "ok" or "error", seconds).
 CallObserver = Callable[[str, str, float], None]
@@ -25,8 +25,8 @@ S = TypeVar("S", bound=Observed)
 
 
 def timed(
-    call: Callable[Concatenate[S, P], Awaitable[T]],
-) -> Callable[Concatenate[S, P], Awaitable[T]]:
+    call: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, T]]:
     """The method, telling ``self.observe`` how long each call took and whether it failed."""
     operation = call.__name__
 

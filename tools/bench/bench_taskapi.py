@@ -1,17 +1,23 @@
 """Compares, in one run on one redis-server and one daprd build, on loopback only:
 
   (a) this Task API on the Redis state store      (b) the same on PostgreSQL (v2)
-  (c) the seed lesson's pattern (sync handlers, ``with DaprClient()`` per request)
+  (c) the seed lesson's app as it writes it (sync handlers, ``with DaprClient()`` per
+      request, its subscription handler invoking a minimal notification-service; the one
+      envelope fix, see tools/bench/seed_app.py)
   (d) FastAPI + redis-py directly, no Dapr
 
-Load: 1 and 8 closed-loop clients, each looping create -> get -> complete a bounded number
-of times. Printed: cycles/s, p50/p99 per operation, ratios, Dapr round trips per
-operation (counted from daprd's API log), resident memory of app and daprd, and for the
-Task API create throughput and first-list-page latency with 1k and with 100k tasks stored.
-Every loop is bounded in count and time; targets are printed beside the numbers, never
-asserted (the machine's load moves them).
+Default, the sustained mode (tools/bench/sustained.py): each subject under --clients
+closed-loop clients for --duration seconds (60), create -> get -> complete, measured end
+to end at notification-service: cycles/s, completions/s end to end, drain time, lost and
+duplicate notifications, CPU per cycle and RSS of every process, GET and create latency.
 
-    scripts/bench.sh [--cycles N] [--scale N] [--only a,b,c,d] [--seed-seconds S]
+--burst adds the short burst phases (each client a bounded number of cycles, 1 and 8
+clients: cycles/s and p50/p99, which a burst lets the event path defer past its end), Dapr
+round trips per operation (daprd's API log) and, for the Task API, create throughput and
+first-list-page latency with 1k and 100k tasks stored. Every loop is bounded in count and
+time; targets are printed beside the numbers, never asserted.
+
+    scripts/bench.sh [--duration S] [--clients N] [--only c,a,b,d] [--burst [--cycles N] ...]
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import roundtrips
 import seeding
 import settle
 import subjects
+import sustained
 
 from harness.dapr import write_configuration
 from harness.postgres import PostgresServer
@@ -291,10 +298,23 @@ def run(args: argparse.Namespace) -> int:
                         flush=True,
                     )
 
+            steady: list[sustained.Sustained] = []
+            for key in _order(args.only):
+                with factories[key]() as subject:
+                    print(f"\n-- {subject.name}: sustained, {args.clients} clients", flush=True)
+                    steady.append(
+                        sustained.measure(subject, args.clients, args.duration, args.drain_seconds)
+                    )
+                    sustained.report(steady[-1:], args.duration)
+            if steady:
+                sustained.report(steady, args.duration)
+            if not args.burst:
+                return 0
             results: dict[str, Measured] = {}
             for key in _order(args.only):
                 with factories[key]() as subject:
                     results[key] = measure(subject, args, apilog, key in "ab", drain)
+            print("\n######## burst phases (bounded cycles: the event path may lag past them)")
             report(results)
     return 0
 
@@ -308,7 +328,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cycles", type=int, default=100, help="cycles per client (max 1000)")
+    parser.add_argument(
+        "--duration", type=float, default=60, help="seconds of sustained load (max 1800)"
+    )
+    parser.add_argument("--clients", type=int, default=8, help="sustained clients (max 64)")
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=600,
+        help="longest wait for the notifications after the sustained load",
+    )
+    parser.add_argument("--burst", action="store_true", help="also run the burst phases")
+    parser.add_argument(
+        "--cycles", type=int, default=100, help="burst cycles per client (max 1000)"
+    )
     parser.add_argument("--small", type=int, default=1000, help="first stored-tasks point")
     parser.add_argument("--scale", type=int, default=100_000, help="second stored-tasks point")
     parser.add_argument(
@@ -330,6 +363,9 @@ def main() -> int:
     parser.add_argument("--only", default="a,b,c,d", help="subjects to run (a,b,c,d)")
     args = parser.parse_args()
     args.cycles = max(1, min(args.cycles, 1000))
+    args.duration = max(1.0, min(args.duration, 1800.0))
+    args.clients = max(1, min(args.clients, 64))
+    args.drain_seconds = max(10.0, min(args.drain_seconds, 1800.0))
     args.scale = max(args.small, min(args.scale, 200_000))
     args.seed_seconds = min(args.seed_seconds, 1800)
     return run(args)

@@ -19,7 +19,7 @@ import httpx
 from taskapi.index import PAGE_CAPACITY, SHARDS, HeadHint, IndexEntry, IndexPage, head_key, page_key
 from taskapi.models import Task, new_id, utcnow
 from taskapi.records import TaskRecord
-from taskapi.store import task_key
+from taskapi.tasks import task_key
 
 BATCH = 500
 MAX_PAGES_PER_SHARD = 100_000

@@ -1,9 +1,13 @@
 """The four programs the benchmark compares, each started on loopback and stopped after.
 
 (a)/(b) this Task API (tests/integration/app's Stack: both apps, each with its own daprd)
-on the Redis or the PostgreSQL state store; (c) the seed lesson's pattern and (d) redis-py
-directly (tools/bench/seed_app.py, redis_app.py). All share one redis-server (state of
-(a)/(c), and pub/sub of (a)/(b)/(c)) and one daprd build.
+on the Redis or the PostgreSQL state store; (c) the seed lesson's app as it writes it, with
+a minimal notification-service behind its own daprd (tools/bench/seed_app.py,
+seed_notifier.py), and (d) redis-py directly (redis_app.py). All share one redis-server
+(state of (a)/(c), and pub/sub of (a)/(b)/(c)) and one daprd build.
+
+Each subject names its processes (``parts``: app, daprd, notifier, its daprd, the stores)
+so the sustained benchmark can charge CPU and memory to every one of them.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ class Subject:
     restart_sidecar: Callable[[Path], Daprd] | None
     # Answers 200 once the app can serve requests through its (new) sidecar.
     ready_path: str = "/health"
+    # The live root pid of every process of the subject, by a short name (called when
+    # measured: a restarted sidecar has a new pid).
+    parts: Callable[[], dict[str, int]] = dict
+    # GET lists what notification-service recorded (None: the subject notifies no one).
+    notifications_url: str | None = None
 
 
 def rss_mib(pid: int | None) -> float:
@@ -59,6 +68,13 @@ def _pid(part: Any) -> int:
     proc = part._proc  # harness objects keep their Process private
     assert proc is not None
     return int(proc.pid)
+
+
+def _stores(redis: RedisServer, pg: PostgresServer | None) -> dict[str, int]:
+    stores = {"redis-server": _pid(redis)}
+    if pg is not None:
+        stores["postgres"] = _pid(pg)
+    return stores
 
 
 def sidecar_pid(subject: Subject) -> int | None:
@@ -84,6 +100,15 @@ def taskapi(
             stack.restart_taskapi_sidecar()
             return stack.taskapi_sidecar
 
+        def parts() -> dict[str, int]:
+            return {
+                "app": _pid(stack.taskapi),
+                "daprd": _pid(stack.taskapi_sidecar),
+                "notifier": _pid(stack.notifier),
+                "daprd(notifier)": _pid(stack.notifier_sidecar),
+                **_stores(redis, pg),
+            }
+
         yield Subject(
             "Task API on PostgreSQL" if pg else "Task API on Redis",
             stack.taskapi.url,
@@ -91,13 +116,17 @@ def taskapi(
             stack.taskapi_sidecar,
             restart,
             ready_path="/ready",
+            parts=parts,
+            notifications_url=f"{stack.notifier.url}/notifications",
         )
     finally:
         stack.stop()
 
 
-def _uvicorn(name: str, module: str, env: dict[str, str], workdir: Path) -> tuple[Process, str]:
-    port = free_port()
+def _uvicorn(
+    name: str, module: str, env: dict[str, str], workdir: Path, port: int | None = None
+) -> tuple[Process, str]:
+    port = port or free_port()
     proc = Process(
         name,
         [
@@ -147,26 +176,37 @@ def _write_components(directory: Path, redis: RedisServer) -> Path:
 
 @contextlib.contextmanager
 def seed_pattern(workdir: Path, redis: RedisServer, config: Path) -> Iterator[Subject]:
+    """The lesson's app and a minimal notification-service, each behind its own daprd."""
     workdir.mkdir(parents=True, exist_ok=True)
     resources = _write_components(workdir / "resources", redis)
+    suffix = uuid.uuid4().hex[:6]
+    app_id, notify_id = f"seed-{suffix}", f"seed-notify-{suffix}"
+    app_port, notify_port = free_port(), free_port()
     holder: dict[str, Daprd] = {}
-    app_id = f"seed-{uuid.uuid4().hex[:6]}"
-    holder["d"] = Daprd(app_id, None, resources, workdir, config=config).start()
-    app: Process | None = None
+    holder["d"] = Daprd(app_id, app_port, resources, workdir, config=config).start()
+    notify_sidecar = Daprd(notify_id, notify_port, resources, workdir, config=config).start()
+    procs: list[Process] = []
     try:
-        app, url = _uvicorn(
-            "seed-app",
-            "seed_app",
-            {**holder["d"].app_env(), "BENCH_TOPIC": f"seed-events-{app_id}"},
-            workdir,
+        notifier, notifier_url = _uvicorn(
+            "seed-notifier", "seed_notifier", {}, workdir, notify_port
         )
+        procs.append(notifier)
+        env = {
+            **holder["d"].app_env(),
+            "BENCH_TOPIC": f"seed-events-{app_id}",
+            "BENCH_NOTIFY_APP_ID": notify_id,
+        }
+        app, url = _uvicorn("seed-app", "seed_app", env, workdir, app_port)
+        procs.append(app)
+        holder["d"].wait_healthy()  # app channel up, /dapr/subscribe read
+        notify_sidecar.wait_healthy()
 
         def restart(new_config: Path) -> Daprd:
             old = holder["d"]
             old.stop()
             holder["d"] = Daprd(
                 old.app_id,
-                None,
+                old.app_port,
                 resources,
                 workdir,
                 config=new_config,
@@ -176,11 +216,29 @@ def seed_pattern(workdir: Path, redis: RedisServer, config: Path) -> Iterator[Su
             ).start()
             return holder["d"]
 
-        yield Subject("seed pattern (DaprClient per request)", url, app.pid, holder["d"], restart)
+        def parts() -> dict[str, int]:
+            return {
+                "app": app.pid,
+                "daprd": _pid(holder["d"]),
+                "notifier": notifier.pid,
+                "daprd(notifier)": _pid(notify_sidecar),
+                "redis-server": _pid(redis),
+            }
+
+        yield Subject(
+            "seed lesson's app (envelope fix)",
+            url,
+            app.pid,
+            holder["d"],
+            restart,
+            parts=parts,
+            notifications_url=f"{notifier_url}/notifications",
+        )
     finally:
-        if app is not None:
-            app.stop()
+        for proc in reversed(procs):
+            proc.stop()
         holder["d"].stop()
+        notify_sidecar.stop()
 
 
 @contextlib.contextmanager
@@ -193,7 +251,14 @@ def redis_py(workdir: Path, redis: RedisServer) -> Iterator[Subject]:
         workdir,
     )
     try:
-        yield Subject("FastAPI + redis-py (no Dapr)", url, app.pid, None, None)
+        yield Subject(
+            "FastAPI + redis-py (no Dapr)",
+            url,
+            app.pid,
+            None,
+            None,
+            parts=lambda: {"app": app.pid, "redis-server": _pid(redis)},
+        )
     finally:
         app.stop()
 

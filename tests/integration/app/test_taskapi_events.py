@@ -155,15 +155,15 @@ def test_notification_service_rejects_a_wrong_api_key(stack: Stack) -> None:
     assert httpx.post(url, json=body, headers={"X-API-Key": API_KEY}).status_code == 200
 
 
-def test_a_create_publishes_its_event_and_its_index_page_which_is_skipped(
+def test_a_create_publishes_its_event_and_nothing_else(
     api: httpx.Client, stack: Stack, redis_server: RedisServer
 ) -> None:
-    """The outbox publishes every value a transaction writes: the page goes out too (pub/sub
-    is Redis Streams in every stack, so the topic can be read back), and the subscription
-    skips it without treating it as malformed (nothing in the dead-letter topic)."""
+    """`task-events` carries TaskEvents only: the outbox publishes every value a transaction
+    writes, so a create writes its index page outside the transaction (pub/sub is Redis
+    Streams in every stack, so the topic can be read back), and nothing is dead-lettered."""
     task = api.post("/tasks", json={"title": "look at the topic"}).json()
     eventually(lambda: "task.created" in _activity_types(api, task["id"]))
     stream = redis_server.command("XRANGE", stack.topic, "-", "+", "COUNT", "100000")
-    assert stream.count(task["id"].encode()) >= 2  # its event and its page
+    assert stream.count(task["id"].encode()) == 1  # its event, no page
     dead = redis_server.command("XRANGE", f"{stack.topic}-deadletter", "-", "+")
     assert task["id"].encode() not in dead

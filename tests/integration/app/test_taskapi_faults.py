@@ -44,9 +44,10 @@ from harness.postgres import PostgresServer
 from harness.redis import RedisServer
 from harness.taskapi_stack import Stack
 from harness.waiting import eventually
+from taskapi.activity import activity_key
 from taskapi.models import EventType, TaskActivity
 from taskapi.records import RECENT_EVENTS, TaskRecord
-from taskapi.store import activity_key, task_key
+from taskapi.tasks import task_key
 
 pytestmark = pytest.mark.integration
 

@@ -42,8 +42,16 @@ def test_claims_are_keyed_by_event_id() -> None:
 
 
 def test_recorder_lists_per_task() -> None:
-    recorder = Recorder()
+    recorder = Recorder(limit=100)
     recorder.record(_request("e1"))
     recorder.record(_request("e2", task_id="t2"))
     assert [n.event_id for n in recorder.list("t1")] == ["e1"]
     assert len(recorder.list()) == 2
+
+
+def test_the_record_keeps_only_the_most_recent_but_counts_all() -> None:
+    recorder = Recorder(limit=3)
+    for n in range(10):
+        recorder.record(_request(f"e{n}", task_id=f"t{n}"))
+    assert [n.event_id for n in recorder.list()] == ["e7", "e8", "e9"]
+    assert recorder.counts["task.completed"] == 10

@@ -1,65 +1,53 @@
-"""Keyset listing over index pages while tasks come and go (pure logic, a fake store)."""
+"""Keyset listing over index pages while tasks come and go (ShardedIndex on a fake store)."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from taskapi import listing
-from taskapi.dapr_io import Stored
+from fake_state import FakeState
+
 from taskapi.index import PAGE_CAPACITY, SHARDS, Cursor, IndexPage, page_key
 from taskapi.models import Task
+from taskapi.shards import ShardedIndex
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class FakeStore:
-    """Index pages and live tasks in memory, appended like TaskStore.create does."""
+class Listed:
+    """Index pages on a fake state store, appended like TaskStore.create does, and which
+    tasks are live (what TaskStore.live_tasks would find)."""
 
     def __init__(self) -> None:
-        self.pages: dict[str, IndexPage] = {}
+        self.state = FakeState()
+        self.index = ShardedIndex(self.state)
         self.live: set[str] = set()
-        self.reads = 0
+
+    def page(self, key: str) -> IndexPage | None:
+        stored = self.state.values.get(key)
+        return IndexPage.model_validate_json(stored.data) if stored else None
+
+    @property
+    def pages(self) -> list[IndexPage]:
+        return [p for k in self.state.values if (p := self.page(k)) is not None]
 
     def create(self, task_id: str, shard: int) -> None:
         number = 0
-        while (page := self.pages.get(page_key(shard, number))) and page.full:
+        while (page := self.page(page_key(shard, number))) and page.full:
             number += 1
         page = page or IndexPage(shard=shard, number=number)
-        self.pages[page_key(shard, number)] = page.add(task_id)
+        self.state.store(page_key(shard, number), page.add(task_id).model_dump_json().encode())
         self.live.add(task_id)
 
-    async def read_pages(self, keys: list[str]) -> dict[str, Stored]:
-        self.reads += 1
-        return {
-            k: Stored(self.pages[k].model_dump_json().encode(), "1")
-            for k in keys
-            if k in self.pages
-        }
-
-    async def live_tasks(self, task_ids: list[str]) -> dict[str, Task]:
+    async def live_tasks(self, task_ids: list[str]) -> dict[str, Task | None]:
         return {
             t: Task(id=t, title="t", created_at=NOW, updated_at=NOW)
             for t in task_ids
             if t in self.live
         }
 
-    async def compact(self, key: str, dead: set[str]) -> None:
-        self.pages[key] = self.pages[key].without(dead)
-
-
-class _Adapter:
-    """What listing calls on a TaskStore."""
-
-    def __init__(self, fake: FakeStore) -> None:
-        self.pages = fake.read_pages
-        self.live_tasks = fake.live_tasks
-        self.compact = fake.compact
-
-
-def _store(fake: FakeStore) -> Any:
-    return _Adapter(fake)
+    async def walk(self, at: Cursor, size: int, max_reads: int) -> tuple[list[Task], Cursor | None]:
+        return await self.index.walk(at, size, max_reads, self.live_tasks)
 
 
 def _id(n: int) -> str:
@@ -68,18 +56,17 @@ def _id(n: int) -> str:
 
 async def test_walk_lists_every_task_once_while_others_come_and_go() -> None:
     rng = random.Random(7)
-    fake = FakeStore()
+    fake = Listed()
     for n in range(600):
         fake.create(_id(n), rng.randrange(SHARDS))
     stable = {_id(n) for n in range(0, 600, 2)}
     doomed = [_id(n) for n in range(1, 600, 2)]
-    store = _store(fake)
     seen: list[str] = []
     at: Cursor | None = Cursor()
     fresh = 600
     for _ in range(10_000):
         assert at is not None
-        items, at = await listing.page_of_tasks(store, at, rng.choice([1, 7, 50]), 64)
+        items, at = await fake.walk(at, rng.choice([1, 7, 50]), 64)
         seen += [t.id for t in items]
         for _ in range(rng.randrange(4)):  # churn between pages
             fake.create(_id(fresh), rng.randrange(SHARDS))
@@ -90,24 +77,44 @@ async def test_walk_lists_every_task_once_while_others_come_and_go() -> None:
             break
     assert len(seen) == len(set(seen))
     assert stable <= set(seen)
-    assert all(len(p.entries) <= PAGE_CAPACITY for p in fake.pages.values())
+    assert all(len(p.entries) <= PAGE_CAPACITY for p in fake.pages)
 
 
 async def test_a_page_of_deleted_entries_costs_bounded_reads_and_gets_compacted() -> None:
-    fake = FakeStore()
+    fake = Listed()
     for n in range(PAGE_CAPACITY * 3):
         fake.create(_id(n), 0)
     fake.live.clear()
     fake.create(_id(10_000), 0)
-    store = _store(fake)
-    items, at = await listing.page_of_tasks(store, Cursor(), 20, max_reads=2)
+    items, at = await fake.walk(Cursor(), 20, max_reads=2)
     assert items == []
     assert at is not None  # more to come: the client follows the cursor
     all_items: list[Task] = []
     for _ in range(100):
-        items, at = await listing.page_of_tasks(store, at or Cursor(), 20, 64)
+        items, at = await fake.walk(at or Cursor(), 20, 64)
         all_items += items
         if at is None:
             break
     assert [t.id for t in all_items] == [_id(10_000)]
-    assert sum(len(p.entries) for p in fake.pages.values()) == 1  # dead entries compacted
+    assert sum(len(p.entries) for p in fake.pages) == 1  # dead entries compacted
+
+
+async def test_an_entry_ahead_of_its_record_is_skipped_and_kept_until_the_grace_ends() -> None:
+    """A create reserves its entry before its record commits: listings skip it meanwhile
+    and must not compact it (the create may still commit); after the grace they do."""
+    fake = Listed()
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    clock = [now]
+    fake.index = ShardedIndex(fake.state, grace_seconds=600, clock=lambda: clock[0])
+    page = IndexPage(shard=0, number=0).add(_id(1), at=now).add(_id(2), at=now)
+    fake.state.store(page_key(0, 0), page.model_dump_json().encode())
+    fake.live.add(_id(2))  # 1 is still committing, 2 has its record
+
+    items, _ = await fake.walk(Cursor(), 10, 64)
+    assert [t.id for t in items] == [_id(2)]
+    assert {e.task_id for e in fake.pages[0].entries} == {_id(1), _id(2)}
+
+    clock[0] = now + timedelta(seconds=601)  # 1's create failed long ago
+    items, _ = await fake.walk(Cursor(), 10, 64)
+    assert [t.id for t in items] == [_id(2)]
+    assert {e.task_id for e in fake.pages[0].entries} == {_id(2)}

@@ -9,9 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from taskapi import etags, events
+from taskapi.activity import with_event
 from taskapi.index import IndexPage
 from taskapi.models import EventType, Task, TaskActivity, TaskCreate, TaskStatus, TaskUpdate
-from taskapi.subscriber import IndexWrite, parse_message, with_event
+from taskapi.subscriber import IndexWrite, parse_message
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 TID = "0" * 31 + "1"

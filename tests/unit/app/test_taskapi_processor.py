@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
+from fake_state import FakeState
 
 from taskapi import events
-from taskapi.dapr_io import Stored
+from taskapi.activity import ActivityLog, Sighting, activity_key
 from taskapi.errors import DaprUnavailableError, InvocationError
 from taskapi.models import Task, TaskActivity, TaskEvent, TaskStatus
 from taskapi.records import TaskRecord
 from taskapi.settings import Settings
 from taskapi.subscriber import Delivery, EventProcessor
+from taskapi.tasks import task_key
 
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
 TID = "0" * 31 + "1"
@@ -36,9 +36,11 @@ class FakeIO:
 
 
 class FakeStore:
+    """Task records and activities on a fake state store, read by the real ActivityLog."""
+
     def __init__(self) -> None:
-        self.activities: dict[str, TaskActivity] = {}
-        self.records: dict[str, TaskRecord] = {}
+        self.state = FakeState()
+        self.log = ActivityLog(self.state, Settings())
 
     def stored(self, *written: TaskEvent) -> None:
         """The record as the transactions that wrote `written` left it."""
@@ -47,26 +49,12 @@ class FakeStore:
             record = record.wrote(
                 TASK.model_copy(update={"revision": event.revision}), event.event_id
             )
-        self.records[TID] = record
+        self.state.store(task_key(TID), record.model_dump_json().encode())
 
-    async def seen(self, task_id: str) -> tuple[Stored | None, TaskRecord | None]:
-        activity = self.activities.get(task_id)
-        stored = Stored(activity.model_dump_json().encode(), "1") if activity else None
-        return stored, self.records.get(task_id)
-
-    async def activity(self, task_id: str) -> TaskActivity | None:
-        return self.activities.get(task_id)
-
-    async def record_activity(
-        self,
-        task_id: str,
-        change: Callable[[TaskActivity | None], TaskActivity | None],
-        expire: bool,
-        known: Stored | None = None,
-    ) -> None:
-        new = change(self.activities.get(task_id))
-        if new is not None:
-            self.activities[task_id] = new
+    @property
+    def activities(self) -> dict[str, TaskActivity]:
+        stored = self.state.values.get(activity_key(TID))
+        return {TID: TaskActivity.model_validate_json(stored.data)} if stored else {}
 
 
 def _raw(event: TaskEvent) -> bytes:
@@ -74,9 +62,7 @@ def _raw(event: TaskEvent) -> bytes:
 
 
 def _processor(io: FakeIO, store: FakeStore) -> EventProcessor:
-    fake_io: Any = io
-    fake_store: Any = store
-    return EventProcessor(fake_io, fake_store, Settings())
+    return EventProcessor(io, store.log, Settings())
 
 
 async def test_completion_notifies_once_even_when_delivered_twice() -> None:
@@ -142,20 +128,18 @@ async def test_a_burst_of_events_is_handled_a_few_at_a_time() -> None:
     store.stored(events.created(PENDING))
     running = peak = 0
     gate = asyncio.Event()
-    seen = store.seen
+    look = store.log.look
 
-    async def slow_seen(task_id: str) -> tuple[Stored | None, TaskRecord | None]:
+    async def slow_look(event: TaskEvent) -> Sighting:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
         await gate.wait()
         running -= 1
-        return await seen(task_id)
+        return await look(event)
 
-    store.seen = slow_seen  # type: ignore[method-assign]
-    fake_io: Any = io
-    fake_store: Any = store
-    processor = EventProcessor(fake_io, fake_store, Settings(event_concurrency=3))
+    store.log.look = slow_look  # type: ignore[method-assign]
+    processor = EventProcessor(io, store.log, Settings(event_concurrency=3))
     burst = [
         asyncio.create_task(processor.process(_raw(events.created(PENDING)))) for _ in range(20)
     ]

@@ -1,4 +1,4 @@
-"""Which index page a create appends to, and what finding it costs (pure logic, a fake sidecar).
+"""Which index page a create appends to, and what finding it costs (pure logic, a fake store).
 
 A process remembers the page it appends to per shard. When other replicas (or a restore)
 filled many pages since, the walk from that page must not cost one read per page: it
@@ -12,50 +12,17 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from fake_state import FakeState
 
 from taskapi import events
-from taskapi.dapr_io import Stored, Write
 from taskapi.index import PAGE_CAPACITY, SHARDS, HeadHint, IndexPage, head_key, page_key
 from taskapi.models import Task
 from taskapi.settings import Settings
-from taskapi.store import PREPARE_AHEAD, TaskStore, task_key
+from taskapi.shards import PREPARE_AHEAD, ShardedIndex
+from taskapi.tasks import TaskStore, task_key
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 FILLED = 50  # full pages other writers appended after this process's page
-
-
-class FakeSidecar:
-    """The DaprIO calls TaskStore.create makes, on a dict, with per-key version ETags."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Stored] = {}
-        self.gets: list[str] = []
-        self.puts: list[str] = []
-
-    def _store(self, key: str, value: bytes) -> None:
-        version = int(self.values[key].etag) + 1 if key in self.values else 1
-        self.values[key] = Stored(value, str(version))
-
-    async def get(self, key: str) -> Stored | None:
-        self.gets.append(key)
-        return self.values.get(key)
-
-    async def put(
-        self,
-        key: str,
-        value: str,
-        etag: str | None,
-        ttl_seconds: int | None = None,
-        *,
-        first_write: bool = True,
-    ) -> None:
-        self.puts.append(key)
-        self._store(key, value.encode())
-
-    async def transact(self, writes: list[Write]) -> None:
-        for w in writes:
-            if not w.projection and w.value is not None:
-                self._store(w.key, w.value)
 
 
 def _task(n: int) -> Task:
@@ -63,15 +30,16 @@ def _task(n: int) -> Task:
 
 
 async def test_a_create_after_others_filled_many_pages_jumps_to_the_head_hint() -> None:
-    sidecar = FakeSidecar()
-    store = TaskStore(sidecar, Settings())  # type: ignore[arg-type]
+    sidecar = FakeState()
+    index = ShardedIndex(sidecar)
+    store = TaskStore(sidecar, index, Settings())
     # This process appended to page 0 of every shard, then others filled pages 0..FILLED.
     for shard in range(SHARDS):
         for number in range(FILLED + 1):
             full = _page_with(shard, number, PAGE_CAPACITY)
-            sidecar._store(page_key(shard, number), full.model_dump_json().encode())
-        sidecar._store(head_key(shard), HeadHint(page=FILLED).model_dump_json().encode())
-    store._newest = [0] * SHARDS
+            sidecar.store(page_key(shard, number), full.model_dump_json().encode())
+        sidecar.store(head_key(shard), HeadHint(page=FILLED).model_dump_json().encode())
+    index._newest = [0] * SHARDS
 
     task = _task(1)
     await store.create(task, events.created(task))
@@ -101,11 +69,12 @@ async def test_the_next_page_is_ready_before_a_page_fills_and_the_filler_moves_o
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(random, "choice", lambda _: 0)  # every create: shard 0
-    sidecar = FakeSidecar()
-    store = TaskStore(sidecar, Settings())  # type: ignore[arg-type]
+    sidecar = FakeState()
+    index = ShardedIndex(sidecar)
+    store = TaskStore(sidecar, index, Settings())
     start = PAGE_CAPACITY - PREPARE_AHEAD - 1
-    sidecar._store(page_key(0, 0), _page_with(0, 0, start).model_dump_json().encode())
-    store._newest = [0] * SHARDS
+    sidecar.store(page_key(0, 0), _page_with(0, 0, start).model_dump_json().encode())
+    index._newest = [0] * SHARDS
 
     task = _task(1)
     await store.create(task, events.created(task))  # PREPARE_AHEAD slots left now
@@ -133,14 +102,15 @@ async def test_filling_a_page_never_moves_the_head_hint_back(
 ) -> None:
     """Others filled pages 1..10 while this process still appended to page 0."""
     monkeypatch.setattr(random, "choice", lambda _: 0)
-    sidecar = FakeSidecar()
-    store = TaskStore(sidecar, Settings())  # type: ignore[arg-type]
-    sidecar._store(page_key(0, 0), _page_with(0, 0, PAGE_CAPACITY - 1).model_dump_json().encode())
+    sidecar = FakeState()
+    index = ShardedIndex(sidecar)
+    store = TaskStore(sidecar, index, Settings())
+    sidecar.store(page_key(0, 0), _page_with(0, 0, PAGE_CAPACITY - 1).model_dump_json().encode())
     for number in range(1, 11):
         full = _page_with(0, number, PAGE_CAPACITY)
-        sidecar._store(page_key(0, number), full.model_dump_json().encode())
-    sidecar._store(head_key(0), HeadHint(page=10).model_dump_json().encode())
-    store._newest = [0] * SHARDS
+        sidecar.store(page_key(0, number), full.model_dump_json().encode())
+    sidecar.store(head_key(0), HeadHint(page=10).model_dump_json().encode())
+    index._newest = [0] * SHARDS
 
     await store.create(_task(1), events.created(_task(1)))  # fills page 0
     await _settle()
