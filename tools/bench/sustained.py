@@ -30,8 +30,8 @@ from pathlib import Path
 import httpx
 import load
 import subjects
+from cpucost import cpu_seconds
 
-TICK = os.sysconf("SC_CLK_TCK")
 IDLE_SECONDS = 5
 MAX_CYCLES_PER_CLIENT = 100_000  # the duration ends a run long before this
 
@@ -56,17 +56,6 @@ def tree(root: int) -> list[int]:
         found.append(pid)
         todo += kids.get(pid, [])
     return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICK
-    return total
 
 
 def rss_mib(pids: list[int]) -> float:
