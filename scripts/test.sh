@@ -6,10 +6,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Whole-suite coverage floor (lines + branches, coverage's "total"). Set from the unit-only
-# figure (67.7% on c405cec) until a full run prints the suite's own: then raise it to that
-# figure, rounded down. Never lower it to make a change pass.
-suite_floor=67
+# Whole-suite coverage floor (lines + branches, coverage's "total"): the suite's figure,
+# rounded down (83.8% on 04f4069; the integration tests run the product in processes of its
+# own, which coverage does not follow, so it equals the unit tests' figure). Never lower it to
+# make a change pass.
+suite_floor=83
 
 scripts/setup.sh
 # one command per line: set -e ignores a failure on the left of &&
