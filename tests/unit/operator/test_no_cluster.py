@@ -16,7 +16,7 @@ def test_nothing_to_log_in_with_is_said_plainly(tmp_path: Path) -> None:
 
 def test_in_cluster_needs_the_service_address_and_the_token(tmp_path: Path) -> None:
     token = tmp_path / "token"
-    env = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+    env = {"KUBERNETES_SERVICE_HOST": "198.19.1.1"}
     assert no_cluster_reason(env, tmp_path, token=token)  # no token mounted
     token.write_text("t")
     assert no_cluster_reason(env, tmp_path, token=token) == ""
