@@ -4,8 +4,8 @@
 #
 # Usage: tools/binaries/build.sh [tool ...]
 #        (tools: kubernetes etcd kwok dapr dapr-control-plane helm, the fake node's and the
-#        tests' set, built by default; and the real node's, built only when named:
-#        kubernetes-node coredns dapr-kubernetes)
+#        tests' set, built by default; the real node's, built only when named:
+#        kubernetes-node coredns dapr-kubernetes; and the GitOps tests': argocd kustomize)
 # Prints, last, one line per tool: "<tool> <directory holding its binaries>".
 #
 # The cache key is a hash of the wrapper's go.mod/go.sum (+ sources) and the Go version, so
@@ -26,6 +26,13 @@ module_version() { # module version as required in the wrapper's go.mod
 # kube-proxy come from the same wrapper as kube-apiserver, so one go.sum pins them all).
 wrapper_of() {
   if [ -f "$here/$1/wrapper" ]; then cat "$here/$1/wrapper"; else echo "$1"; fi
+}
+
+# A wrapper that needs a newer Go than the machine's names it in its `toolchain` file (Argo CD
+# v3.6 needs Go 1.27); the go command fetches that toolchain from the module proxy. Every other
+# build stays on the machine's Go.
+toolchain_of() {
+  if [ -f "$here/$1/toolchain" ]; then cat "$here/$1/toolchain"; else echo local; fi
 }
 
 cache_key() {
@@ -136,8 +143,40 @@ build_helm() {
     helm.sh/helm/v3/cmd/helm
 }
 
+# Argo CD: one binary that is the application-controller, the repo-server or the CLI by
+# ARGOCD_BINARY_NAME (links beside it, as the image has), version stamped as its Makefile does.
+build_argocd() {
+  local out=$1 v pkg=github.com/argoproj/argo-cd/v3/common
+  v=$(module_version argocd github.com/argoproj/argo-cd/v3)
+  go build -trimpath -o "$out/argocd" -ldflags "-s -w -X $pkg.version=${v#v} \
+      -X $pkg.buildDate=1970-01-01T00:00:00Z -X $pkg.gitTreeState=clean" \
+    github.com/argoproj/argo-cd/v3/cmd
+  local name
+  for name in argocd-application-controller argocd-repo-server; do ln -sf argocd "$out/$name"; done
+}
+
+# kustomize, which Argo CD's repo-server execs for kustomization sources (deploy/argocd's).
+# (`kustomize version` reads its version from the binary's build info.)
+build_kustomize() {
+  go build -trimpath -o "$1/kustomize" -ldflags "-s -w" sigs.k8s.io/kustomize/kustomize/v5
+}
+
 # Assets: data files from a tool's module, copied beside its binaries (cheap, so they are
 # refreshed even when the binaries come from the cache).
+# Argo CD's install manifests (its CRDs and base/config: argocd-cm, argocd-rbac-cm,
+# argocd-secret, ...) and the repo-server's git-verify-wrapper.sh / gpg-wrapper.sh, which
+# v3.6 execs from PATH for every manifest generation (the image has them in /usr/local/bin).
+assets_argocd() {
+  local out=$1 dir
+  [ -d "$out/manifests" ] && [ -d "$out/scripts" ] && return 0
+  dir="$(cd "$here/argocd" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)"
+  rm -rf "$out/manifests.tmp" "$out/scripts.tmp"; mkdir -p "$out/manifests.tmp" "$out/scripts.tmp"
+  cp -r "$dir/manifests/crds" "$dir/manifests/base/config" "$out/manifests.tmp/"
+  cp "$dir/hack/git-verify-wrapper.sh" "$dir/hack/gpg-wrapper.sh" "$out/scripts.tmp/"
+  chmod -R u+w "$out/manifests.tmp" "$out/scripts.tmp"; chmod +x "$out"/scripts.tmp/*.sh
+  mv "$out/manifests.tmp" "$out/manifests"; mv "$out/scripts.tmp" "$out/scripts"
+}
+
 # Dapr's own CRDs (Component, Configuration, ...), for the local cluster, and Dapr's Helm chart
 # (charts/dapr of the same module), which the real node installs Dapr with.
 assets_dapr() {
@@ -227,4 +266,4 @@ build_one() {
 }
 
 tools=("$@"); [ ${#tools[@]} -gt 0 ] || tools=(etcd kwok kubernetes dapr dapr-control-plane helm)
-for t in "${tools[@]}"; do build_one "$t"; done
+for t in "${tools[@]}"; do (export GOTOOLCHAIN; GOTOOLCHAIN=$(toolchain_of "$t"); build_one "$t"); done

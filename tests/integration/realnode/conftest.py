@@ -5,19 +5,26 @@ it. The order is set here, not by file names."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness import node
-from harness.real_stack import RealStack
+from harness import documented, node, operator_chart
+from harness.argocd import ArgoCD, readme_install
+from harness.real_stack import TASKAPI, RealStack
+from harness.repo import REPO
+
+INSTALL = REPO / "docs" / "install.md"
 
 # Read-only tests first, then those that change the node and put it back, then the uninstall
-# of the operator and the sample, then the teardown.
+# of the operator and the sample (ending with the kustomize install), then Argo CD taking that
+# install over (tests/integration/realnode/test_gitops_*.py), then the teardown.
 ORDER = {
     "changes_the_real_node": "changes the real node, then restores it",
     "removes_the_operator": "uninstalls the operator and removes the sample",
+    "gitops": "hands the kustomize-installed operator and sample to Argo CD",
     "stops_the_real_node": "stops the session's real node",
 }
 
@@ -55,3 +62,30 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def argocd(real: RealStack) -> ArgoCD:
+    """A real Argo CD (application-controller, repo-server, redis) beside the session's node,
+    with a ``file://`` git repository of the checkout's deploy/, to which docs/gitops.md's
+    Install has handed the operator and the sample; it stops with the stack.
+
+    In a whole run the uninstall tests leave docs/install.md's kustomize install, which Argo CD
+    adopts; run alone, the chart's release is uninstalled and that install made first."""
+    if operator_chart.RELEASE in real.cluster.kubectl("get", "deploy", "-A", "-o", "name").stdout:
+        helm = real.kubectl("get", "secrets", "-n", operator_chart.NAMESPACE, "-o", "name").stdout
+        if "sh.helm.release" in helm:
+            documented.run(real.cluster, documented.bash_block(INSTALL, "## Uninstall", 0)[0])
+            for argv in documented.bash_block(INSTALL, "## Or with kustomize"):
+                documented.run(real.cluster, argv)
+    began = time.monotonic()
+    argo = ArgoCD(real.cluster, real.workdir / "argocd")
+    real.on_stop(argo.stop)
+    argo.start()
+    print(f"==> Argo CD {argo.version()} started in {time.monotonic() - began:.1f} s")
+    argo.install_health, argo.install_seconds = readme_install(argo, TASKAPI)
+    print(
+        f"==> docs/gitops.md Install: both Applications Synced and Healthy in "
+        f"{argo.install_seconds:.1f} s; TaskApi health meanwhile: {argo.install_health}"
+    )
+    return argo

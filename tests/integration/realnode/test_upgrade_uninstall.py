@@ -6,12 +6,18 @@ TaskApi and its running children, and the deliberate full removal after it."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 
 from harness import documented, operator_chart
-from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack, StatusWatch
+from harness.real_stack import (
+    NAMESPACE,
+    TASKAPI,
+    TASKAPI_SELECTOR,
+    RealStack,
+    StatusWatch,
+    children,
+)
 from harness.repo import REPO
 from harness.waiting import eventually
 
@@ -19,23 +25,6 @@ pytestmark = pytest.mark.integration
 INSTALL = REPO / "docs" / "install.md"
 OPS = operator_chart.NAMESPACE
 IMAGE = "ghcr.io/example/taskapi-operator"
-KINDS = "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,"
-KINDS += "components.dapr.io,resiliencies.dapr.io"
-
-
-def children(real: RealStack) -> dict[str, dict[str, Any]]:
-    """The TaskApi's children by kind/name: uid, resourceVersion, generation."""
-    uid = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["metadata"]["uid"]
-    found = {}
-    for item in real.cluster.get_json(KINDS, "-n", NAMESPACE)["items"]:
-        meta = item["metadata"]
-        if any(o["uid"] == uid for o in meta.get("ownerReferences") or []):
-            found[f"{item['kind']}/{meta['name']}"] = {
-                "uid": meta["uid"],
-                "resourceVersion": meta["resourceVersion"],
-                "generation": meta.get("generation"),
-            }
-    return found
 
 
 def pod_uids(real: RealStack) -> set[str]:

@@ -35,3 +35,23 @@ def test_every_wrapper_file_names_a_module_directory() -> None:
 
 def test_the_script_parses() -> None:
     subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
+
+
+def test_a_toolchain_file_names_a_go_at_least_its_modules() -> None:
+    """A wrapper that needs a newer Go than the machine's (Argo CD v3.6: go 1.27.0) names one in
+    its ``toolchain`` file; build.sh sets GOTOOLCHAIN from it for that build only."""
+    found = 0
+    for tool in tools():
+        pinned = BINARIES / tool / "toolchain"
+        if not pinned.is_file():
+            continue
+        found += 1
+        have = re.fullmatch(r"go(\d+)\.(\d+)\.(\d+)", pinned.read_text().strip())
+        assert have, f"{pinned}: want goX.Y.Z"
+        need = re.search(
+            r"^go (\d+)\.(\d+)(?:\.(\d+))?$", (BINARIES / tool / "go.mod").read_text(), re.M
+        )
+        assert need, f"{tool}/go.mod has no go line"
+        want = tuple(int(x or 0) for x in need.groups())
+        assert tuple(map(int, have.groups())) >= want, f"{pinned} is older than go.mod's go {want}"
+    assert found, "argocd's wrapper names its Go in tools/binaries/argocd/toolchain"

@@ -33,16 +33,17 @@ def bash_block(path: Path, heading: str, index: int = 0) -> list[list[str]]:
 
 
 def run(
-    cluster: Cluster, argv: list[str], *extra: str, timeout: float = 300
+    cluster: Cluster, argv: list[str], *extra: str, timeout: float = 300, cwd: Path = REPO
 ) -> subprocess.CompletedProcess[str]:
-    """One documented command; ``extra`` arguments appended (a test's ``--set``). Fails with
-    the command and its output."""
+    """One documented command; ``extra`` arguments appended (a test's ``--set``), run from
+    ``cwd`` (the repository's root, or a clone of it a test pushed to). Fails with the
+    command and its output."""
     if not argv:
         raise ValueError("an empty command")
     tool = {"kubectl": "kubectl", "helm": str(binaries.find("helm"))}[argv[0]]
     result = subprocess.run(
         [tool, *argv[1:], *extra],
-        cwd=REPO,
+        cwd=cwd,
         env=cluster.env,
         capture_output=True,
         text=True,

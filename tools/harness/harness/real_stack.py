@@ -233,11 +233,36 @@ class RealStack:
             parts.append(self.cluster.node.explain())
         return "\n".join(parts)
 
+    def on_stop(self, callback: Any) -> None:
+        """Run ``callback`` when the stack stops, before the cluster and the node go (what a
+        test started beside the stack, Argo CD say, goes with it)."""
+        self._stack.callback(callback)
+
     def stop(self) -> None:
         self._stack.close()
 
     def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return self.cluster.kubectl(*args, timeout=timeout)
+
+
+CHILD_KINDS = "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,"
+CHILD_KINDS += "components.dapr.io,resiliencies.dapr.io"
+
+
+def children(real: RealStack, name: str = TASKAPI) -> dict[str, dict[str, Any]]:
+    """A TaskApi's children (objects it is an owner of) by kind/name: uid, resourceVersion,
+    generation; what an upgrade or Argo CD must leave as they are."""
+    uid = real.cluster.get_json("taskapi", name, "-n", NAMESPACE)["metadata"]["uid"]
+    found = {}
+    for item in real.cluster.get_json(CHILD_KINDS, "-n", NAMESPACE)["items"]:
+        meta = item["metadata"]
+        if any(o["uid"] == uid for o in meta.get("ownerReferences") or []):
+            found[f"{item['kind']}/{meta['name']}"] = {
+                "uid": meta["uid"],
+                "resourceVersion": meta["resourceVersion"],
+                "generation": meta.get("generation"),
+            }
+    return found
 
 
 READY_REASON = '{.status.ready} {.status.conditions[?(@.type=="Ready")].reason}{"\\n"}'

@@ -1,0 +1,141 @@
+"""GitOps safety as a real Argo CD with automated prune and self-heal shows it (issue 19), on the
+session's real node: the operator's children sit in the Application's resource tree under the
+TaskApi (by their ownerReferences) and over several reconciliations of Argo CD and the operator
+are never pruned, never part of the Application, and never rewritten; a manual edit of the
+TaskApi is reverted by self-heal, under annotation tracking (Argo CD 3's default) and label
+tracking; deleting the ``taskapi-operator`` Application leaves the CRD and the TaskApis
+(``Delete=false``)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from harness.argocd import NAMESPACE as ARGOCD_NS
+from harness.argocd import ArgoCD
+from harness.real_stack import NAMESPACE, TASKAPI, RealStack, children
+from harness.waiting import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.gitops]
+DEMO = "taskapi-demo"
+OPERATOR_APP = "taskapi-operator"
+# kinds only the operator creates for a TaskApi (the demo's git holds none of these names)
+CHILD_KINDS = {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "Component"}
+
+
+def reconciled_at(argo: ArgoCD) -> str:
+    return str(argo.application(DEMO).get("status", {}).get("reconciledAt", ""))
+
+
+def wait_reconciliations(argo: ArgoCD, count: int) -> None:
+    """``count`` more full reconciliations of the demo's Application by Argo CD."""
+    for _ in range(count):
+        last = reconciled_at(argo)
+        argo.refresh(DEMO)
+        eventually(lambda last=last: reconciled_at(argo) != last, 90, "an Argo CD reconciliation")
+
+
+def check_children_untouched(real: RealStack, argo: ArgoCD, tracking: str) -> None:
+    before = children(real)
+    assert {"Deployment/taskapi-sample", "Service/taskapi-sample"} <= set(before), before
+    began = time.monotonic()
+    wait_reconciliations(argo, 3)
+    time.sleep(12)  # over two resyncs of the operator (5 s) beside Argo CD's
+    wait_reconciliations(argo, 1)
+    app = argo.application(DEMO)["status"]
+    managed = {(r["kind"], r["name"]) for r in app["resources"]}
+    print(f"[{tracking}] after 4 Argo CD reconciliations in {time.monotonic() - began:.1f} s: "
+          f"{argo.summary(DEMO)}; managed: {sorted(managed)}")  # fmt: skip
+    assert app["sync"]["status"] == "Synced", app["sync"]
+    assert app["health"]["status"] == "Healthy", app["health"]
+    # no child is part of the Application (so it can neither be OutOfSync nor pruned)
+    leaked = {(k, n) for k, n in managed if n.startswith(TASKAPI) and k in CHILD_KINDS}
+    assert not leaked, leaked
+    after = children(real)
+    changed = {k: (before[k], after.get(k)) for k in before if after.get(k) != before[k]}
+    print(f"[{tracking}] children unchanged: {len(before) - len(changed)}/{len(before)}")
+    assert not changed, changed
+    # ...and Argo CD shows them in the tree, under the TaskApi
+    tree = argo.resource_tree(DEMO)
+    under = sorted(
+        f"{node['kind']}/{node['name']}"
+        for node in tree
+        if any(
+            p.get("kind") == "TaskApi" and p.get("name") == TASKAPI
+            for p in node.get("parentRefs") or []
+        )
+    )
+    print(f"[{tracking}] resource tree under TaskApi/{TASKAPI}: {under}")
+    assert {"Deployment/taskapi-sample", "Service/taskapi-sample"} <= set(under), under
+
+
+def check_self_heal(real: RealStack, argo: ArgoCD, tracking: str) -> None:
+    want = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["spec"]["replicas"]
+    real.kubectl("patch", "taskapi", TASKAPI, "-n", NAMESPACE, "--type", "merge",
+                 "-p", json.dumps({"spec": {"replicas": 1}}))  # fmt: skip
+    began = time.monotonic()
+
+    def healed() -> bool:
+        spec = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["spec"]
+        return bool(spec["replicas"] == want)
+
+    eventually(healed, 120, f"self-heal to replicas {want}", interval=0.5, explain=argo.explain)
+    print(f"[{tracking}] manual edit replicas=1 reverted to {want} by self-heal in "
+          f"{time.monotonic() - began:.1f} s")  # fmt: skip
+    argo.wait_synced(DEMO)
+
+
+def set_tracking(real: RealStack, argo: ArgoCD, method: str) -> None:
+    patch = json.dumps({"data": {"application.resourceTrackingMethod": method}})
+    real.kubectl("patch", "configmap", "argocd-cm", "-n", ARGOCD_NS, "-p", patch)
+    # the Applications re-sync to stamp their resources the new way; the children stay out
+    for app in (OPERATOR_APP, DEMO):
+        argo.refresh(app)
+    taskapi_label = "app.kubernetes.io/instance"
+
+    def stamped() -> bool:
+        meta = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["metadata"]
+        if method == "label":
+            return (meta.get("labels") or {}).get(taskapi_label) == DEMO
+        return "argocd.argoproj.io/tracking-id" in (meta.get("annotations") or {})
+
+    eventually(stamped, 120, f"the TaskApi tracked by {method}", interval=1, explain=argo.explain)
+    argo.wait_synced(DEMO)
+
+
+@pytest.mark.parametrize("tracking", ["annotation", "label"])
+def test_children_are_shown_never_managed_and_self_heal_reverts_edits(
+    real: RealStack, argocd: ArgoCD, tracking: str
+) -> None:
+    set_tracking(real, argocd, tracking)
+    check_children_untouched(real, argocd, tracking)
+    check_self_heal(real, argocd, tracking)
+    # children carry the TaskApi's own instance label, never the Application's
+    labels = real.cluster.get_json("deployment", TASKAPI, "-n", NAMESPACE)["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == TASKAPI, labels
+    annotations = real.cluster.get_json("service", TASKAPI, "-n", NAMESPACE)["metadata"]
+    assert not any(
+        k.startswith("argocd.argoproj.io/") for k in annotations.get("annotations") or {}
+    )
+
+
+def test_deleting_the_operator_application_keeps_the_crd_and_taskapis(
+    real: RealStack, argocd: ArgoCD
+) -> None:
+    """Last of the GitOps tests: the operator is gone after it (the teardown follows)."""
+    before = children(real)
+    real.kubectl("delete", "application", OPERATOR_APP, "-n", ARGOCD_NS, "--wait=true", timeout=180)
+
+    def operator_gone() -> bool:
+        out = real.kubectl("get", "deploy", "-A", "-o", "name").stdout
+        return "deployment.apps/taskapi-operator" not in out
+
+    eventually(operator_gone, 120, "the operator's Deployment pruned with its Application")
+    real.kubectl("get", "crd", "taskapis.taskapi.io")
+    assert real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["metadata"]["name"]
+    assert children(real).keys() == before.keys()
+    print(
+        f"after deleting Application {OPERATOR_APP}: CRD and TaskApi kept; {argocd.summary(DEMO)}"
+    )
