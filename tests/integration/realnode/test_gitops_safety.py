@@ -93,19 +93,30 @@ def set_tracking(real: RealStack, argo: ArgoCD, method: str) -> None:
     # the Applications re-sync to stamp their resources the new way; the children stay out
     for app in (OPERATOR_APP, DEMO):
         argo.refresh(app)
-    taskapi_label = "app.kubernetes.io/instance"
+    instance = "app.kubernetes.io/instance"
 
-    def stamped() -> bool:
-        meta = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["metadata"]
+    def stamped(app: str, *target: str) -> bool:
+        meta = real.cluster.get_json(*target)["metadata"]
         if method == "label":
-            return (meta.get("labels") or {}).get(taskapi_label) == DEMO
-        return "argocd.argoproj.io/tracking-id" in (meta.get("annotations") or {})
+            return bool((meta.get("labels") or {}).get(instance) == app)
+        return (
+            str((meta.get("annotations") or {}).get("argocd.argoproj.io/tracking-id", ""))[
+                : len(app) + 1
+            ]
+            == f"{app}:"
+        )
 
-    eventually(stamped, 120, f"the TaskApi tracked by {method}", interval=1, explain=argo.explain)
-    argo.wait_synced(DEMO)
+    for app, target in (
+        (DEMO, ("taskapi", TASKAPI, "-n", NAMESPACE)),
+        (OPERATOR_APP, ("deployment", OPERATOR_APP, "-n", "taskapi-system")),
+    ):
+        what = f"{target[0]} {target[1]} tracked by {method} for Application {app}"
+        eventually(lambda: stamped(app, *target), 120, what, interval=1, explain=argo.explain)  # noqa: B023
+        argo.wait_synced(app)
 
 
-@pytest.mark.parametrize("tracking", ["annotation", "label"])
+# label first: the GitOps tests end under annotation tracking, Argo CD 3's default
+@pytest.mark.parametrize("tracking", ["label", "annotation"])
 def test_children_are_shown_never_managed_and_self_heal_reverts_edits(
     real: RealStack, argocd: ArgoCD, tracking: str
 ) -> None:
@@ -126,6 +137,16 @@ def test_deleting_the_operator_application_keeps_the_crd_and_taskapis(
 ) -> None:
     """Last of the GitOps tests: the operator is gone after it (the teardown follows)."""
     before = children(real)
+
+    # What Argo CD deletes with an Application is what its resource tree holds: live objects
+    # tracked as the Application's (right after a change of tracking method, until its cache
+    # has them tracked the new way, that can be nothing at all: it then deletes 0 resources).
+    def tracked() -> set[str]:
+        argocd.refresh(OPERATOR_APP)
+        return {f"{n['kind']}/{n['name']}" for n in argocd.resource_tree(OPERATOR_APP)}
+
+    eventually(lambda: "Deployment/taskapi-operator" in tracked(), 120, "the operator in its tree")
+    print(f"{OPERATOR_APP}'s resource tree before the delete: {sorted(tracked())}")
     real.kubectl("delete", "application", OPERATOR_APP, "-n", ARGOCD_NS, "--wait=true", timeout=180)
 
     def operator_gone() -> bool:
