@@ -355,6 +355,9 @@ def readme_install(argo: ArgoCD, taskapi: str) -> tuple[list[str], float]:
             documented.run(argo.cluster, argv, cwd=argo.repo.path)
         for app in APPLICATIONS:
             argo.wait_synced(app, argo.repo.head)
+        # the Application's health can read Healthy a moment before the watch's next poll
+        what = "the watch to see the TaskApi Healthy"
+        eventually(lambda: watch.statuses[-1:] == ["Healthy"], 60, what, interval=0.5)
     finally:
         seen = watch.close()
     return seen, time.monotonic() - began
