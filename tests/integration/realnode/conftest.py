@@ -72,12 +72,12 @@ def argocd(real: RealStack) -> ArgoCD:
 
     In a whole run the uninstall tests leave docs/install.md's kustomize install, which Argo CD
     adopts; run alone, the chart's release is uninstalled and that install made first."""
-    if operator_chart.RELEASE in real.cluster.kubectl("get", "deploy", "-A", "-o", "name").stdout:
-        helm = real.kubectl("get", "secrets", "-n", operator_chart.NAMESPACE, "-o", "name").stdout
-        if "sh.helm.release" in helm:
-            documented.run(real.cluster, documented.bash_block(INSTALL, "## Uninstall", 0)[0])
-            for argv in documented.bash_block(INSTALL, "## Or with kustomize"):
-                documented.run(real.cluster, argv)
+    # helm keeps a release as Secrets sh.helm.release.v1.<release>.v<N> in its namespace
+    found = real.cluster.kubectl("get", "secrets", "-n", operator_chart.NAMESPACE, "-o", "name")
+    if f"sh.helm.release.v1.{operator_chart.RELEASE}." in found.stdout:
+        documented.run(real.cluster, documented.bash_block(INSTALL, "## Uninstall", 0)[0])
+        for argv in documented.bash_block(INSTALL, "## Or with kustomize"):
+            documented.run(real.cluster, argv)
     began = time.monotonic()
     argo = ArgoCD(real.cluster, real.workdir / "argocd")
     real.on_stop(argo.stop)

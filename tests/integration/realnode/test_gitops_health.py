@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.argocd import DEMO_APP as DEMO
 from harness.argocd import NAMESPACE as ARGOCD_NS
-from harness.argocd import OTHER_SETTINGS, ArgoCD, HealthWatch
+from harness.argocd import OPERATOR_APP, OTHER_SETTINGS, ArgoCD, HealthWatch
 from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack
 from harness.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.gitops]
-DEMO = "taskapi-demo"
 SAMPLE = "deploy/samples/taskapi.yaml"
 HEALTH_KEY = "resource.customizations.health.taskapi.io_TaskApi"
 
@@ -45,7 +45,7 @@ def ready_pods(real: RealStack) -> list[str]:
 
 
 def test_the_documented_install_syncs_both_applications(real: RealStack, argocd: ArgoCD) -> None:
-    for app in ("taskapi-operator", DEMO):
+    for app in (OPERATOR_APP, DEMO):
         print(argocd.summary(app))
     print(f"TaskApi health while Argo CD took the install over: {argocd.install_health}")
     assert argocd.install_health[-1].startswith("Healthy (Ready: "), argocd.install_health
@@ -59,7 +59,7 @@ def test_the_documented_install_syncs_both_applications(real: RealStack, argocd:
     assert {k: data.get(k) for k in OTHER_SETTINGS} == OTHER_SETTINGS, data
     assert "local failures" in data[HEALTH_KEY]
     # the CRD is Synced in the operator's Application, the TaskApi in the demo's
-    crd = argocd.resource("taskapi-operator", "CustomResourceDefinition", "taskapis.taskapi.io")
+    crd = argocd.resource(OPERATOR_APP, "CustomResourceDefinition", "taskapis.taskapi.io")
     assert crd is not None
     assert crd["status"] == "Synced", crd
     entry = argocd.resource(DEMO, "TaskApi", TASKAPI)
@@ -149,13 +149,12 @@ def test_a_paused_taskapi_is_suspended(real: RealStack, argocd: ArgoCD) -> None:
 
     argocd.repo.edit_yaml(SAMPLE, pause("true"))
     revision = argocd.push("pause taskapi-sample")
-    argocd_app = "taskapi-demo"
     message = wait_health(argocd, "Suspended")
-    print(f"Argo CD: TaskApi Suspended: {message}; {argocd.summary(argocd_app)}")
+    print(f"Argo CD: TaskApi Suspended: {message}; {argocd.summary(DEMO)}")
     assert message.startswith("Paused: "), message
-    assert argocd.application(argocd_app)["status"]["sync"]["revision"] == revision
+    assert argocd.application(DEMO)["status"]["sync"]["revision"] == revision
 
     argocd.repo.edit_yaml(SAMPLE, pause(None))
     revision = argocd.push("resume taskapi-sample")
-    argocd.wait_synced(argocd_app, revision)
+    argocd.wait_synced(DEMO, revision)
     print(f"resumed: TaskApi {wait_health(argocd, 'Healthy')}")

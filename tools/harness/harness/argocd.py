@@ -33,11 +33,12 @@ from harness.waiting import eventually
 
 NAMESPACE = "argocd"
 GITOPS_DOC = REPO / "docs" / "gitops.md"
-APPLICATIONS = ("taskapi-operator", "taskapi-demo")
+OPERATOR_APP, DEMO_APP = "taskapi-operator", "taskapi-demo"  # deploy/argocd's Applications
+APPLICATIONS = (OPERATOR_APP, DEMO_APP)
 # settings of Argo CD's own in argocd-cm, set before the README's server-side apply of the
 # health key: that apply must leave them as they are
+SETTINGS_OBJECTS = ("argocd-cm", "argocd-rbac-cm", "argocd-secret", "argocd-cmd-params-cm")
 OTHER_SETTINGS = {"admin.enabled": "false", "statusbadge.enabled": "true"}
-PART_OF = {"app.kubernetes.io/part-of": "argocd"}
 # what the repository holds: the paths the README's Applications point at, and what they use
 TRACKED = ("deploy", "crds")
 
@@ -138,16 +139,14 @@ class ArgoCD:
         """Argo CD's CRDs (server-side: they are large), its namespace, its settings objects as
         its install manifests create them (client-side apply, as ``kubectl apply -n argocd -f
         install.yaml`` does) and the ``default`` AppProject argocd-server would create."""
-        crds = sorted((self.home / "manifests" / "crds").glob("*-crd.yaml"))
-        for crd in crds:
-            self.cluster.kubectl("apply", "--server-side", "-f", str(crd))
+        self.cluster.kubectl("apply", "--server-side", "-k", str(self.home / "manifests" / "crds"))
         self.cluster.wait_established(
             ["applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"]
         )
         self.cluster.kubectl("create", "namespace", NAMESPACE)
         config = self.home / "manifests" / "config"
-        for name in ("argocd-cm", "argocd-rbac-cm", "argocd-secret", "argocd-cmd-params-cm"):
-            self.cluster.kubectl("apply", "-n", NAMESPACE, "-f", str(config / f"{name}.yaml"))
+        files = [f"--filename={config / name}.yaml" for name in SETTINGS_OBJECTS]
+        self.cluster.kubectl("apply", "-n", NAMESPACE, *files)
         project = {
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "AppProject",
@@ -355,7 +354,7 @@ def readme_install(argo: ArgoCD, taskapi: str) -> tuple[list[str], float]:
     patch = json.dumps({"data": OTHER_SETTINGS})
     argo.cluster.kubectl("patch", "configmap", "argocd-cm", "-n", NAMESPACE, "-p", patch)
     began = time.monotonic()
-    watch = HealthWatch(argo, "taskapi-demo", "TaskApi", taskapi)
+    watch = HealthWatch(argo, DEMO_APP, "TaskApi", taskapi)
     try:
         for argv in documented.bash_block(GITOPS_DOC, "## Install"):
             documented.run(argo.cluster, argv, cwd=argo.repo.path)
