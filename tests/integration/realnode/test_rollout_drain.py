@@ -108,7 +108,10 @@ def test_a_rollout_under_light_load_refuses_nothing(real: RealStack) -> None:
         counts = json.loads(eventually(finished, 60, "the client's counts"))
     finally:
         watch.close()
-        real.kubectl("delete", "pod", "rollout-client", "-n", NAMESPACE, "--wait=false")
+        # waited for: a bare pod still terminating makes the next test's drain refuse the node
+        # ("cannot delete Pods that declare no controller"), whatever its phase turns out to be
+        real.kubectl("delete", "pod", "rollout-client", "-n", NAMESPACE, "--grace-period=1",
+                     "--timeout=120s", timeout=150)  # fmt: skip
     print("TaskApi (ready, reason) during the rollout: " + " -> ".join(watch.seen))
     print(f"the client's answers while it rolled out: {counts}")
     assert counts.get("200", 0) > 100, counts
