@@ -77,16 +77,15 @@ class Notifications:
         return None
 
     async def _mark_sent(self, key: str, mine: Claim) -> None:
-        """Best effort. A claim left pending (this fails, or the process dies before it)
-        is taken over after the lease: the one window where a notification can repeat.
+        """Best effort, one call. A claim left pending (this fails, or the process dies before
+        it) is taken over after the lease: the one window where a notification can repeat.
 
-        Read, then write under the ETag: a write without one cannot replace a key created
-        first-write on Redis, and Dapr does not return the ETag of a write.
+        Written whatever is stored (last write, no ETag): ``sent`` is final and true however
+        the key got there, even over another replica's take-over of a claim whose lease this
+        one outlived (that replica, having sent too, writes `sent` again).
         """
         sent = mine.model_copy(update={"state": ClaimState.SENT, "at": datetime.now(UTC)})
         try:
-            claimed = await self._io.read_claim(key)
-            if claimed is not None and claimed[0] == mine:
-                await self._io.write_claim(key, sent, claimed[1])
-        except (ClaimTakenError, StateUnavailableError) as exc:
+            await self._io.overwrite_claim(key, sent)
+        except StateUnavailableError as exc:
             log.warning("Could not mark notification sent event_id=%s error=%s", mine.event_id, exc)

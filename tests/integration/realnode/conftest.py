@@ -20,11 +20,13 @@ INSTALL = REPO / "docs" / "install.md"
 
 # Read-only tests first, then those that change the node and put it back, then the uninstall
 # of the operator and the sample (ending with the kustomize install), then Argo CD taking that
-# install over (tests/integration/realnode/test_gitops_*.py), then the teardown.
+# install over (tests/integration/realnode/test_gitops_*.py, deleting the operator's Application
+# last), then the teardown.
 ORDER = {
     "changes_the_real_node": "changes the real node, then restores it",
     "removes_the_operator": "uninstalls the operator and removes the sample",
     "gitops": "hands the kustomize-installed operator and sample to Argo CD",
+    "deletes_the_operator_application": "deletes Application taskapi-operator, re-applies it",
     "stops_the_real_node": "stops the session's real node",
 }
 

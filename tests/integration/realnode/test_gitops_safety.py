@@ -3,9 +3,7 @@ session's real node: the operator's children sit in the Application's resource t
 TaskApi (by their ownerReferences) and over several reconciliations of Argo CD and the operator
 are never pruned, never part of the Application, and never rewritten; a manual edit of the
 TaskApi is reverted by self-heal, under annotation tracking (Argo CD 3's default) and label
-tracking. (Deleting the ``taskapi-operator`` Application is not tested yet: after the switch to
-label tracking Argo CD 3.6.1 deleted none of its resources although its resource tree held
-them; see issue 19.)"""
+tracking. (Deleting the ``taskapi-operator`` Application: test_gitops_delete.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ import time
 import pytest
 
 from harness.argocd import DEMO_APP as DEMO
-from harness.argocd import NAMESPACE as ARGOCD_NS
 from harness.argocd import OPERATOR_APP, ArgoCD
 from harness.real_stack import NAMESPACE, TASKAPI, RealStack, children
 from harness.waiting import eventually
@@ -86,32 +83,15 @@ def check_self_heal(real: RealStack, argo: ArgoCD, tracking: str) -> None:
     argo.wait_synced(DEMO)
 
 
-def set_tracking(real: RealStack, argo: ArgoCD, method: str) -> None:
-    patch = json.dumps({"data": {"application.resourceTrackingMethod": method}})
-    real.kubectl("patch", "configmap", "argocd-cm", "-n", ARGOCD_NS, "-p", patch)
+def set_tracking(argo: ArgoCD, method: str) -> None:
     # the Applications re-sync to stamp their resources the new way; the children stay out
-    for app in (OPERATOR_APP, DEMO):
-        argo.refresh(app)
-    instance = "app.kubernetes.io/instance"
-
-    def stamped(app: str, *target: str) -> bool:
-        meta = real.cluster.get_json(*target)["metadata"]
-        if method == "label":
-            return bool((meta.get("labels") or {}).get(instance) == app)
-        return (
-            str((meta.get("annotations") or {}).get("argocd.argoproj.io/tracking-id", ""))[
-                : len(app) + 1
-            ]
-            == f"{app}:"
-        )
-
-    for app, target in (
-        (DEMO, ("taskapi", TASKAPI, "-n", NAMESPACE)),
-        (OPERATOR_APP, ("deployment", OPERATOR_APP, "-n", "taskapi-system")),
-    ):
-        what = f"{target[0]} {target[1]} tracked by {method} for Application {app}"
-        eventually(lambda: stamped(app, *target), 120, what, interval=1, explain=argo.explain)  # noqa: B023
-        argo.wait_synced(app)
+    argo.set_tracking(
+        method,
+        {
+            DEMO: ("taskapi", TASKAPI, "-n", NAMESPACE),
+            OPERATOR_APP: ("deployment", OPERATOR_APP, "-n", "taskapi-system"),
+        },
+    )
 
 
 # annotation (Argo CD 3's default) first: switched back from label tracking, Argo CD 3.6 keeps
@@ -121,7 +101,7 @@ def set_tracking(real: RealStack, argo: ArgoCD, method: str) -> None:
 def test_children_are_shown_never_managed_and_self_heal_reverts_edits(
     real: RealStack, argocd: ArgoCD, tracking: str
 ) -> None:
-    set_tracking(real, argocd, tracking)
+    set_tracking(argocd, tracking)
     check_children_untouched(real, argocd, tracking)
     check_self_heal(real, argocd, tracking)
     # children carry the TaskApi's own instance label, never the Application's

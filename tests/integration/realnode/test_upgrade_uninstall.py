@@ -43,22 +43,6 @@ def operator_images(real: RealStack) -> list[str]:
     )
 
 
-def leader_passes(real: RealStack) -> float:
-    """The reconcile passes of the Lease's holder; 0 while nobody holds it (the old leader
-    releases the Lease on its way out, before the new one takes it)."""
-    holder = real.cluster.get_json("lease", "taskapi-operator", "-n", OPS)["spec"].get(
-        "holderIdentity"
-    )
-    if not holder:
-        return 0.0
-    raw = real.kubectl("get", "--raw", f"/api/v1/namespaces/{OPS}/pods/{holder}:8080/proxy/metrics")
-    return sum(
-        float(line.split()[-1])
-        for line in raw.stdout.splitlines()
-        if line.startswith("taskapi_operator_reconcile_passes_total{")
-    )
-
-
 @pytest.mark.changes_the_real_node
 def test_upgrade_as_documented_keeps_the_taskapi_ready_and_its_children(real: RealStack) -> None:
     assert real.cluster.node is not None
@@ -73,8 +57,8 @@ def test_upgrade_as_documented_keeps_the_taskapi_ready_and_its_children(real: Re
             documented.run(real.cluster, argv, *extra)
         assert operator_images(real) == [f"{IMAGE}:0.1.1"] * 2, operator_images(real)
         # the new leader has reconciled the TaskApi (its own resync comes within seconds)
-        eventually(lambda: leader_passes(real) > 0, 120, "a reconcile pass by the new leader",
-                   tolerate=(KubectlError,))  # fmt: skip
+        eventually(lambda: operator_chart.leader_passes(real.cluster) > 0, 120,
+                   "a reconcile pass by the new leader", tolerate=(KubectlError,))  # fmt: skip
         print(f"upgraded to {IMAGE}:0.1.1 in {time.monotonic() - began:.1f} s")
         time.sleep(5)  # a few more passes: any write they would make has happened by now
     finally:

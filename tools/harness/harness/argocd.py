@@ -292,6 +292,46 @@ class ArgoCD:
         what = f"Application {app} Synced{' at ' + revision[:8] if revision else ''} and Healthy"
         eventually(done, timeout, what, interval=1, explain=self.explain)
 
+    def set_tracking(self, method: str, stamped: dict[str, tuple[str, ...]]) -> None:
+        """Switch ``application.resourceTrackingMethod`` (``annotation`` or ``label``) and wait
+        until each Application in ``stamped`` has re-stamped the resource named by its
+        ``kubectl get`` arguments the new way, and is Synced again."""
+        patch = json.dumps({"data": {"application.resourceTrackingMethod": method}})
+        self.cluster.kubectl("patch", "configmap", "argocd-cm", "-n", NAMESPACE, "-p", patch)
+        for app in APPLICATIONS:
+            self.refresh(app)
+        for app, target in stamped.items():
+            what = f"{target[0]} {target[1]} tracked by {method} for Application {app}"
+            eventually(lambda: tracked_by(self.cluster.get_json(*target), method) == app,  # noqa: B023
+                       120, what, interval=1, explain=self.explain)  # fmt: skip
+            self.wait_synced(app)
+
+    def sync(self, app: str, timeout: float = 240) -> None:
+        """A full sync now, as ``argocd app sync`` asks for one (an ``operation`` on the
+        Application, with its own sync options): every resource applied again, stamped by the
+        current tracking method, whether it differed or not. Waits for it to succeed."""
+        found = self.application(app)
+        before = ((found.get("status") or {}).get("operationState") or {}).get("startedAt")
+        options = (found["spec"].get("syncPolicy") or {}).get("syncOptions") or []
+        operation = {
+            "initiatedBy": {"username": "taskapi-tests"},
+            "sync": {"revision": found["spec"]["source"]["targetRevision"], "prune": True,
+                     "syncOptions": options},
+        }  # fmt: skip
+        self.cluster.kubectl("patch", "application", app, "-n", NAMESPACE, "--type", "merge",
+                             "-p", json.dumps({"operation": operation}))  # fmt: skip
+
+        def done() -> bool:
+            state = (self.application(app).get("status") or {}).get("operationState") or {}
+            ours = (state.get("operation") or {}).get("initiatedBy", {}).get("username")
+            return bool(
+                ours == "taskapi-tests"
+                and state.get("startedAt") != before
+                and state.get("phase") == "Succeeded"
+            )
+
+        eventually(done, timeout, f"a full sync of {app}", interval=1, explain=self.explain)
+
     def push(self, message: str) -> str:
         """Commit what the test changed in the repository and have Argo CD look now (a
         webhook's job on a real Git server); returns the new revision."""
@@ -299,6 +339,17 @@ class ArgoCD:
         for app in APPLICATIONS:
             self.refresh(app)
         return self.repo.head
+
+
+def tracked_by(obj: dict[str, Any], method: str) -> str:
+    """The Application ``obj`` belongs to by Argo CD's ``method`` of tracking ("" for none):
+    the ``app.kubernetes.io/instance`` label, or the ``argocd.argoproj.io/tracking-id``
+    annotation (``<app>:<group>/<kind>:<namespace>/<name>``)."""
+    meta = obj["metadata"]
+    if method == "label":
+        return str((meta.get("labels") or {}).get("app.kubernetes.io/instance", ""))
+    tracking_id = str((meta.get("annotations") or {}).get("argocd.argoproj.io/tracking-id", ""))
+    return tracking_id.split(":", 1)[0]
 
 
 class HealthWatch:

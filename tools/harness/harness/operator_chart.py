@@ -57,3 +57,21 @@ def explain(cluster: Cluster) -> str:
         result = cluster.kubectl(*args, check=False)
         parts.append(f"$ kubectl {' '.join(args)}\n{(result.stdout + result.stderr)[-2500:]}")
     return "\n".join(parts)
+
+
+def leader_passes(cluster: Cluster) -> float:
+    """The reconcile passes the Lease's holder has made (its /metrics through the apiserver's
+    pod proxy); 0 while nobody holds the Lease (an old leader releases it on its way out,
+    before a new one takes it)."""
+    lease = cluster.get_json("lease", "taskapi-operator", "-n", NAMESPACE)
+    holder = lease["spec"].get("holderIdentity")
+    if not holder:
+        return 0.0
+    raw = cluster.kubectl(
+        "get", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{holder}:8080/proxy/metrics"
+    )
+    return sum(
+        float(line.split()[-1])
+        for line in raw.stdout.splitlines()
+        if line.startswith("taskapi_operator_reconcile_passes_total{")
+    )
