@@ -32,7 +32,8 @@ else
   cov=()
 fi
 set +e
-.venv/bin/pytest ${cov[@]+"${cov[@]}"} "$@"
+# --durations: the slowest tests, so a run that grows past CI's budget says where
+.venv/bin/pytest --durations=20 ${cov[@]+"${cov[@]}"} "$@"
 status=$?
 set -e
 [ ${#cov[@]} -gt 0 ] && [ -f "$reports/suite.json" ] && summary "$reports/suite.json" "whole suite"

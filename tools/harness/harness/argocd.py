@@ -104,7 +104,8 @@ class ArgoCD:
         self.workdir = workdir
         self.home = binaries.build_dir("argocd")
         self.binary = self.home / "argocd"
-        self.kustomize_dir = binaries.build_dir("kustomize")
+        # the repo-server runs `kustomize` from PATH: this one first
+        self.kustomize_dir = binaries.find("kustomize").parent
         self.repo = GitRepo(workdir / "repo")
         self.redis = RedisServer(workdir / "redis")
         self.processes: list[Process] = []

@@ -1,9 +1,9 @@
 """Finds the real binaries: conventional locations first, else our Go-module build cache.
 
 Order per tool: an explicit variable (``KUBEBUILDER_ASSETS`` for etcd/kube-*, ``DAPRD``,
-``KWOK``, ``HELM``), then ``PATH`` (and ``~/.dapr/bin`` for daprd), then
-``tools/binaries/build.sh``, which builds into ``~/.cache/taskapi-operator/bin`` once and
-answers from the cache after.
+``KWOK``, ``HELM``, ``COREDNS``, ``KUSTOMIZE``), then ``PATH`` (and ``~/.dapr/bin`` for
+daprd), then ``tools/binaries/build.sh``, which builds into ``~/.cache/taskapi-operator/bin``
+once and answers from the cache after.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ _SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "kubelet": ("kubernetes-node", ("KUBEBUILDER_ASSETS",)),
     "kube-proxy": ("kubernetes-node", ("KUBEBUILDER_ASSETS",)),
     "coredns": ("coredns", ("COREDNS",)),
+    # the GitOps tests' (Argo CD itself always comes from its build: its CRDs, settings
+    # objects and repo-server scripts must be the ones of that binary's version)
+    "kustomize": ("kustomize", ("KUSTOMIZE",)),
 }
 
 
