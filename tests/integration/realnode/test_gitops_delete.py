@@ -1,11 +1,11 @@
 """Deleting the ``taskapi-operator`` Application, as a real Argo CD does it (issue 19), on the
 session's real node, last of the GitOps tests: under annotation tracking (Argo CD 3's default),
-after a full sync has stamped every resource of the Application, ``kubectl delete application``
-lets Argo CD's resources finalizer delete what the Application manages: the operator goes, the
-CRD stays (Argo CD never deletes CRDs on an Application's deletion, and the CRD says
-``Delete=false`` besides), and so do the TaskApis, their children untouched and still serving.
-Then docs/gitops.md's Install applied again brings the operator back, which takes the TaskApi
-over without recreating its children."""
+after a full sync (the operation ``argocd app sync`` makes) has stamped every resource of the
+Application, ``kubectl delete application`` lets Argo CD's resources finalizer delete what the
+Application manages: the operator goes, the CRD stays (Argo CD never deletes CRDs on an
+Application's deletion, and the CRD says ``Delete=false`` besides), and so do the TaskApis,
+their children untouched and still serving. Then docs/gitops.md's Install applied again brings
+the operator back, which takes the TaskApi over without recreating its children."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def running_pods(real: RealStack) -> list[str]:
 def test_deleting_the_operator_application_keeps_the_crd_and_the_taskapis(
     real: RealStack, argocd: ArgoCD
 ) -> None:
-    argocd.set_tracking("annotation", {OPERATOR_APP: ("deployment", OPERATOR_APP, "-n", OPS)})
+    # back to annotation tracking (the safety tests end under label tracking); a switch back
+    # does not re-stamp anything by itself, a full sync does
+    argocd.set_tracking("annotation", {})
     argocd.sync(OPERATOR_APP)
     resources = managed(argocd)
     names = sorted(f"{r['kind']}/{r['name']}" for r in resources)

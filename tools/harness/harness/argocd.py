@@ -296,7 +296,9 @@ class ArgoCD:
     def set_tracking(self, method: str, stamped: dict[str, tuple[str, ...]]) -> None:
         """Switch ``application.resourceTrackingMethod`` (``annotation`` or ``label``) and wait
         until each Application in ``stamped`` has re-stamped the resource named by its
-        ``kubectl get`` arguments the new way, and is Synced again."""
+        ``kubectl get`` arguments the new way, and is Synced again. (Argo CD 3.6 re-stamps
+        resources by itself on a switch to label tracking, not on a switch back to annotation
+        tracking: then only a sync does.)"""
         patch = json.dumps({"data": {"application.resourceTrackingMethod": method}})
         self.cluster.kubectl("patch", "configmap", "argocd-cm", "-n", NAMESPACE, "-p", patch)
         for app in APPLICATIONS:
