@@ -16,7 +16,7 @@ class Sidecar(Protocol):
     async def missing_components(self) -> list[str]: ...
 
 
-def get_sidecar(request: Request) -> Sidecar:
+async def get_sidecar(request: Request) -> Sidecar:
     """The dependency /ready is served with: the app's DaprIO (built in the lifespan)."""
     sidecar: Sidecar = request.app.state.io
     return sidecar

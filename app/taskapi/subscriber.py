@@ -138,7 +138,7 @@ class EventProcessor:
         return Delivery.SUCCESS
 
 
-def processor(request: Request) -> EventProcessor:
+async def processor(request: Request) -> EventProcessor:
     """The dependency the subscription route is served with (built in the lifespan)."""
     found: EventProcessor = request.app.state.processor
     return found
