@@ -66,21 +66,6 @@ class DaprIO:
             return None
         return Claim.model_validate_json(resp.data), resp.etag
 
-    async def overwrite_claim(self, key: str, claim: Claim) -> None:
-        """Write ``claim`` whatever is stored (last write): one call, for a claim's final
-        state, which is true whoever wrote the key last."""
-        s = self._settings
-        await self._state.call(
-            f"writing {key!r} in state store {s.state_store!r}",
-            lambda c: c.save_state(
-                s.state_store,
-                key,
-                claim.model_dump_json(),
-                options=StateOptions(concurrency=Concurrency.last_write),
-                state_metadata={"ttlInSeconds": str(s.claim_ttl_seconds)},
-            ),
-        )
-
     async def write_claim(self, key: str, claim: Claim, etag: str | None) -> None:
         """etag None: create only (first write); else replace exactly that version.
 

@@ -77,15 +77,17 @@ class Notifications:
         return None
 
     async def _mark_sent(self, key: str, mine: Claim) -> None:
-        """Best effort, one call. A claim left pending (this fails, or the process dies before
-        it) is taken over after the lease: the one window where a notification can repeat.
+        """Best effort. A claim left pending (this fails, or the process dies before it)
+        is taken over after the lease: the one window where a notification can repeat.
 
-        Written whatever is stored (last write, no ETag): ``sent`` is final and true however
-        the key got there, even over another replica's take-over of a claim whose lease this
-        one outlived (that replica, having sent too, writes `sent` again).
+        Read, then write under the ETag: Dapr's Redis store refuses every write without the
+        ETag to a key a first write created (its script keeps a first-write flag: a last-write
+        write fails too, seen on daprd 1.17), and Dapr does not return the ETag of a write.
         """
         sent = mine.model_copy(update={"state": ClaimState.SENT, "at": datetime.now(UTC)})
         try:
-            await self._io.overwrite_claim(key, sent)
-        except StateUnavailableError as exc:
+            claimed = await self._io.read_claim(key)
+            if claimed is not None and claimed[0] == mine:
+                await self._io.write_claim(key, sent, claimed[1])
+        except (ClaimTakenError, StateUnavailableError) as exc:
             log.warning("Could not mark notification sent event_id=%s error=%s", mine.event_id, exc)
