@@ -1,6 +1,6 @@
 """What both apps share about their Dapr sidecar: the one client of a process
 (connection), the bounded call (calls), the cached secret (secrets), the problem
-renderer (problems) and the log format (logs)."""
+renderer (problems), the log format (logs) and how both serve HTTP (serving)."""
 
 from dapr_sidecar.calls import SidecarCalls
 from dapr_sidecar.connection import SidecarConnection, connected_in_background

@@ -1,8 +1,7 @@
 """Console entry point `notification-service`: serve it with uvicorn."""
 
-import uvicorn
-
 from dapr_sidecar import logs
+from dapr_sidecar.serving import serve
 from notifier.main import create_app
 from notifier.settings import get_settings
 
@@ -10,15 +9,7 @@ from notifier.settings import get_settings
 def main() -> None:
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        # named, not "auto": a missing one fails at start instead of silently costing CPU
-        loop="uvloop",
-        http="httptools",
-    )
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":

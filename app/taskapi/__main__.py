@@ -1,8 +1,7 @@
 """Console entry point `taskapi`: serve the Task API with uvicorn."""
 
-import uvicorn
-
 from dapr_sidecar import logs
+from dapr_sidecar.serving import serve
 from taskapi.main import create_app
 from taskapi.settings import get_settings
 
@@ -10,16 +9,7 @@ from taskapi.settings import get_settings
 def main() -> None:
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
-    # log_config=None: keep the logging configured above (one format for every line).
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        # named, not "auto": a missing one fails at start instead of silently costing CPU
-        loop="uvloop",
-        http="httptools",
-    )
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":
