@@ -10,6 +10,14 @@ import uvicorn
 from fastapi import FastAPI
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
+def serve(app: FastAPI, host: str, port: int, *, access_log: bool) -> None:
     # log_config=None: keep the logging the caller configured (one format for every line).
-    uvicorn.run(app, host=host, port=port, log_config=None, loop="uvloop", http="httptools")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=access_log,
+        loop="uvloop",
+        http="httptools",
+    )

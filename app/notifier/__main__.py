@@ -9,7 +9,7 @@ from notifier.settings import get_settings
 def main() -> None:
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_format)
-    serve(create_app(settings), settings.host, settings.port)
+    serve(create_app(settings), settings.host, settings.port, access_log=settings.access_log)
 
 
 if __name__ == "__main__":

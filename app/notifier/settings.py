@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     record_limit: int = Field(default=20_000, ge=1)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # uvicorn's line per request, off: the kubelet's probes alone would write one every few
+    # seconds, its daprd's metrics count the invocations, and a line costs CPU per request.
+    access_log: bool = False
 
 
 @lru_cache

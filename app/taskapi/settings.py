@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # "text" (Kubernetes style `Message key=value`) or "json" (one JSON object per line).
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # uvicorn's line per request, off: the kubelet's probes alone would write one every few
+    # seconds, and request counts and latencies are metrics; a line costs CPU on every request.
+    access_log: bool = False
     # Deleted tasks stay as tombstones for a while so a racing update cannot resurrect them
     # (an ETag on a missing Redis key skips the check, dapr/dapr#2739).
     tombstone_ttl_seconds: int = Field(default=3600, ge=1)
