@@ -3,17 +3,23 @@
 ``DaprIO`` is the app's StateStore (taskapi.statestore) and its notifier. Every call goes
 through the shared bounded call (dapr_sidecar.calls), which turns SDK failures into the
 errors of taskapi.errors, so nothing above this module sees gRPC or aiohttp types.
+
+Invocation goes to daprd's HTTP API (the SDK's URL and token) on one kept-alive session: the
+SDK's HTTP invocation opens a new connection per call (``DaprHttpClient.send_bytes``), which
+was a twentieth of the app's CPU under sustained load (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
-import aiohttp  # only for the exception types of the SDK's HTTP invocation transport
-from dapr.clients.exceptions import DaprHttpError
+import aiohttp
 from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
 from dapr.clients.grpc._state import Concurrency, StateOptions
+from dapr.clients.http.helpers import get_api_url
+from dapr.conf import settings as dapr_settings
 
 from dapr_sidecar import CachedSecret, SidecarCalls, SidecarConnection
 from taskapi.errors import DaprUnavailableError, EtagConflictError, InvocationError
@@ -84,6 +90,7 @@ class DaprIO:
             unavailable=DaprUnavailableError,
             conflict=EtagConflictError,
         )
+        self._http: aiohttp.ClientSession | None = None  # made on first use, in the loop
         self._api_key = CachedSecret(
             self._calls,
             settings.secret_store,
@@ -96,6 +103,12 @@ class DaprIO:
     @property
     def connected(self) -> bool:
         return self._calls.connected
+
+    async def close(self) -> None:
+        """The invocation session's connections (the Dapr client closes with the sidecar
+        connection)."""
+        if self._http is not None:
+            await self._http.close()
 
     # -- state (taskapi.statestore.StateStore) -------------------------------------------
 
@@ -191,32 +204,30 @@ class DaprIO:
     @timed
     async def notify(self, event: TaskEvent) -> None:
         """POST the event to notification-service `notify` through Dapr invocation."""
-        client = self._calls.client()
+        self._calls.client()  # raises while the sidecar has not become reachable
         s = self._settings
         target = f"{s.notification_app_id}/{s.notification_method}"
         api_key = await self.notification_api_key()
+        headers = {"Content-Type": JSON, s.api_key_header: api_key}
+        if dapr_settings.DAPR_API_TOKEN:
+            headers["dapr-api-token"] = dapr_settings.DAPR_API_TOKEN
+        url = f"{get_api_url()}/invoke/{s.notification_app_id}/method/{s.notification_method}"
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
         try:
             async with asyncio.timeout(s.dapr_call_timeout_seconds):
-                await client.invoke_method(
-                    s.notification_app_id,
-                    s.notification_method,
-                    data=event.model_dump_json(),
-                    content_type=JSON,
-                    metadata=((s.api_key_header, api_key),),
-                    http_verb="POST",
-                )
-        except DaprHttpError as exc:
-            status = exc.status_code
-            if status in REJECTED_KEY_HTTP:
-                self._api_key.forget()
-            transient = status in TRANSIENT_HTTP or status in REJECTED_KEY_HTTP
-            raise InvocationError(
-                f"invoking {target}: HTTP {status}: {exc.message}",
-                transient=transient,
-                status=status,
-            ) from exc
+                async with self._http.post(url, data=event.model_dump_json(), headers=headers) as r:
+                    status, body = r.status, await r.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise InvocationError(f"invoking {target}: {exc!r}", transient=True) from exc
+        if 200 <= status < 300:
+            return
+        if status in REJECTED_KEY_HTTP:
+            self._api_key.forget()
+        transient = status in TRANSIENT_HTTP or status in REJECTED_KEY_HTTP
+        raise InvocationError(
+            f"invoking {target}: HTTP {status}: {_said(body)}", transient=transient, status=status
+        )
 
     # -- health --------------------------------------------------------------------------
 
@@ -227,3 +238,14 @@ class DaprIO:
         loaded = {c.name for c in meta.registered_components}
         s = self._settings
         return [n for n in (s.state_store, s.pubsub) if n not in loaded]
+
+
+def _said(body: bytes) -> str:
+    """What an error answer says: daprd's ``message``, a problem's ``detail``, or its text."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        found = None
+    if isinstance(found, dict) and isinstance(found.get("message") or found.get("detail"), str):
+        return str(found.get("message") or found.get("detail"))
+    return body.decode(errors="replace")[:200] or "(no body)"

@@ -41,7 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # showed as event-loop pauses in the slowest requests.
         gc.freeze()
         async with connected_in_background(io.sidecar):
-            yield
+            try:
+                yield
+            finally:
+                await io.close()
 
     app = FastAPI(title="Task API", version="2", lifespan=lifespan)
     app.state.settings = settings
