@@ -91,6 +91,13 @@ class DaprIO:
             conflict=EtagConflictError,
         )
         self._http: aiohttp.ClientSession | None = None  # made on first use, in the loop
+        # what every invocation sends but the API key (fixed for the process: the SDK reads its
+        # settings, DAPR_HTTP_PORT and DAPR_API_TOKEN among them, from the environment)
+        n = settings.notification_app_id, settings.notification_method
+        self._notify_url = f"{get_api_url()}/invoke/{n[0]}/method/{n[1]}"
+        self._notify_headers = {"Content-Type": JSON}
+        if dapr_settings.DAPR_API_TOKEN:
+            self._notify_headers["dapr-api-token"] = dapr_settings.DAPR_API_TOKEN
         self._api_key = CachedSecret(
             self._calls,
             settings.secret_store,
@@ -208,15 +215,13 @@ class DaprIO:
         s = self._settings
         target = f"{s.notification_app_id}/{s.notification_method}"
         api_key = await self.notification_api_key()
-        headers = {"Content-Type": JSON, s.api_key_header: api_key}
-        if dapr_settings.DAPR_API_TOKEN:
-            headers["dapr-api-token"] = dapr_settings.DAPR_API_TOKEN
-        url = f"{get_api_url()}/invoke/{s.notification_app_id}/method/{s.notification_method}"
+        headers = {**self._notify_headers, s.api_key_header: api_key}
         if self._http is None:
             self._http = aiohttp.ClientSession()
+        payload = event.model_dump_json()
         try:
             async with asyncio.timeout(s.dapr_call_timeout_seconds):
-                async with self._http.post(url, data=event.model_dump_json(), headers=headers) as r:
+                async with self._http.post(self._notify_url, data=payload, headers=headers) as r:
                     status, body = r.status, await r.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise InvocationError(f"invoking {target}: {exc!r}", transient=True) from exc
@@ -246,6 +251,5 @@ def _said(body: bytes) -> str:
         found = json.loads(body)
     except ValueError:
         found = None
-    if isinstance(found, dict) and isinstance(found.get("message") or found.get("detail"), str):
-        return str(found.get("message") or found.get("detail"))
-    return body.decode(errors="replace")[:200] or "(no body)"
+    said = (found.get("message") or found.get("detail")) if isinstance(found, dict) else None
+    return said if isinstance(said, str) else body.decode(errors="replace")[:200] or "(no body)"
