@@ -45,9 +45,11 @@ def _router(settings: Settings) -> APIRouter:
         return NotifyResult(event_id=body.event_id, recorded=outcome == Outcome.SENT)
 
     @router.get("/notifications")
-    async def notifications(request: Request, task_id: str | None = None) -> list[Notification]:
+    async def notifications(
+        request: Request, task_id: str | None = None, after: int = 0
+    ) -> list[Notification]:
         recorder: Recorder = request.app.state.recorder
-        return recorder.list(task_id)
+        return recorder.list(task_id, after)
 
     @router.get("/health")
     async def health() -> dict[str, str]:

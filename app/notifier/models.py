@@ -13,6 +13,7 @@ class NotifyRequest(BaseModel):
 
 
 class Notification(BaseModel):
+    seq: int  # 1, 2, ... in the order recorded by this process (GET /notifications?after=)
     event_id: str
     task_id: str
     event_type: str

@@ -1,6 +1,7 @@
 """A minimal notification-service for the seed lesson's app (the lesson names it but does
 not write it): POST /notify records the task id and when it arrived, GET /notifications
-lists them, in the shape the reference notification-service lists its own.
+lists them (``after=``: those since a sequence number), in the shape the reference
+notification-service lists its own.
 
 Behind its own daprd (app id BENCH_NOTIFY_APP_ID), so the lesson's ``invoke_method`` goes
 through Dapr service invocation as it would in the cluster. Bounded record, as the
@@ -9,6 +10,7 @@ reference one's. Only the benchmark runs it (tools/bench).
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +21,7 @@ LIMIT = 100_000
 
 app = FastAPI(title="seed notification-service")
 received: deque[dict[str, Any]] = deque(maxlen=LIMIT)
+sequence = itertools.count(1)
 
 
 @app.post("/notify")
@@ -26,6 +29,7 @@ async def notify(request: Request) -> dict[str, bool]:
     body = await request.json()
     received.append(
         {
+            "seq": next(sequence),
             "event_id": body.get("task_id", ""),  # the lesson's payload carries no event id
             "task_id": body.get("task_id", ""),
             "event_type": "task.completed" if body.get("type") == "task_completed" else "",
@@ -36,8 +40,9 @@ async def notify(request: Request) -> dict[str, bool]:
 
 
 @app.get("/notifications")
-async def notifications(task_id: str | None = None) -> list[dict[str, Any]]:
-    return [n for n in received if task_id is None or n["task_id"] == task_id]
+async def notifications(task_id: str | None = None, after: int = 0) -> list[dict[str, Any]]:
+    new = reversed(list(itertools.takewhile(lambda n: n["seq"] > after, reversed(received))))
+    return [n for n in new if task_id is None or n["task_id"] == task_id]
 
 
 @app.get("/health")

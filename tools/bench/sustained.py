@@ -19,8 +19,10 @@ Every loop is bounded in count and time; nothing is asserted (the machine's load
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -103,32 +105,58 @@ class Sustained:
         return self.notified_in_load / self.seconds if self.seconds else 0.0
 
 
-def _completions(url: str, task_id: str | None = None) -> list[tuple[str, float]]:
-    reply = httpx.get(url, params={"task_id": task_id} if task_id else None, timeout=60)
-    reply.raise_for_status()
-    return [
-        (n["task_id"], datetime.fromisoformat(n["received_at"]).timestamp())
-        for n in reply.json()
-        if n.get("event_type") == "task.completed"
-    ]
+class Follower:
+    """Follows notification-service's record (``?after=<seq>``), in a thread while the load
+    runs: the record is bounded, so a run longer than it holds (~2.5 minutes at 130/s)
+    would otherwise find its first completions evicted. Each poll fetches only what is new,
+    so following costs the notifier the serialisation of each notification once."""
 
+    POLL_SECONDS = 1.0
 
-def _wait_notified(url: str, acked: dict[str, float], budget: float) -> list[tuple[str, float]]:
-    """Notifications once every acknowledged task has one, or when the budget runs out.
+    def __init__(self, url: str, *, from_now: bool = True) -> None:
+        self._url, self._from_now = url, from_now
+        self._after = 0
+        self.seen: list[tuple[str, float]] = []  # (task id, received_at) of task.completed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    Polls for the last acknowledged task first (a small answer): the whole record is a
-    few MiB after a long run, and fetching it often would charge its serialisation to the
-    notifier's CPU per cycle.
-    """
-    deadline = time.monotonic() + budget
-    last = max(acked, key=lambda t: acked[t], default=None)
-    while last is not None and not _completions(url, last) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    while True:
-        seen = _completions(url)
-        if set(acked) <= {t for t, _ in seen} or time.monotonic() > deadline:
-            return seen
-        time.sleep(2)
+    def poll(self) -> None:
+        reply = httpx.get(self._url, params={"after": self._after}, timeout=60)
+        reply.raise_for_status()
+        new = reply.json()
+        if new:
+            self._after = new[-1]["seq"]
+        self.seen += [
+            (n["task_id"], datetime.fromisoformat(n["received_at"]).timestamp())
+            for n in new
+            if n.get("event_type") == "task.completed"
+        ]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.POLL_SECONDS):
+            try:
+                self.poll()
+            except httpx.HTTPError as error:  # a slow answer under load: the next poll resumes
+                print(f"  (notifications poll failed, retrying: {error!r})")
+
+    def __enter__(self) -> Follower:
+        self.poll()
+        if self._from_now:  # what was recorded before (the warm-up's) is not this run's
+            self.seen.clear()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def wait_for(self, acked: dict[str, float], budget: float) -> list[tuple[str, float]]:
+        """Every notification seen, once each acknowledged task has one or the budget ran out."""
+        deadline = time.monotonic() + budget
+        while True:
+            if set(acked) <= {t for t, _ in self.seen} or time.monotonic() > deadline:
+                return self.seen
+            time.sleep(0.25)
 
 
 def _recording_cycle(acked: dict[str, float]) -> load.Step:
@@ -173,26 +201,29 @@ def measure(
     warm: dict[str, float] = {}
     load.run_sync(subject.url, _recording_cycle(warm), clients=1, per_client=20, budget_seconds=60)
     if url is not None:
-        _wait_notified(url, warm, 60)
+        with Follower(url, from_now=False) as warming:
+            warming.wait_for(warm, 60)
     before = _sample(subject)
     time.sleep(IDLE_SECONDS)
     idle = {n: (cpu - before[n][0]) / IDLE_SECONDS for n, (cpu, _) in _sample(subject).items()}
     before = _sample(subject)
     out.rss_before = {n: rss for n, (_, rss) in before.items()}
-    own = os.times()
-    started, wall_start = time.monotonic(), time.time()
-    out.result = load.run_sync(
-        subject.url,
-        _recording_cycle(out.acked),
-        clients=clients,
-        per_client=MAX_CYCLES_PER_CLIENT,
-        budget_seconds=duration,
-    )
-    out.seconds = out.result.seconds
-    wall_end = wall_start + out.seconds
-    mine = os.times()
-    if url is not None:
-        seen = _wait_notified(url, out.acked, drain_budget)
+    follower = Follower(url) if url is not None else None
+    with follower or contextlib.nullcontext():
+        own = os.times()
+        started, wall_start = time.monotonic(), time.time()
+        out.result = load.run_sync(
+            subject.url,
+            _recording_cycle(out.acked),
+            clients=clients,
+            per_client=MAX_CYCLES_PER_CLIENT,
+            budget_seconds=duration,
+        )
+        out.seconds = out.result.seconds
+        wall_end = wall_start + out.seconds
+        mine = os.times()
+        seen = follower.wait_for(out.acked, drain_budget) if follower is not None else []
+    if follower is not None:
         times = Counter(t for t, _ in seen)
         first: dict[str, float] = {}
         for task_id, at in seen:

@@ -55,3 +55,20 @@ def test_the_record_keeps_only_the_most_recent_but_counts_all() -> None:
         recorder.record(_request(f"e{n}", task_id=f"t{n}"))
     assert [n.event_id for n in recorder.list()] == ["e7", "e8", "e9"]
     assert recorder.counts["task.completed"] == 10
+
+
+def test_a_reader_following_the_record_gets_each_notification_once_despite_eviction() -> None:
+    recorder = Recorder(limit=3)
+    seen: list[str] = []
+    after, made = 0, 0
+    for batch in (2, 3, 1):  # the reader polls after each batch; the record holds 3
+        for _ in range(batch):
+            made += 1
+            recorder.record(_request(f"e{made}", task_id="t"))
+        new = recorder.list(after=after)
+        seen += [n.event_id for n in new]
+        after = new[-1].seq
+    assert seen == [f"e{n}" for n in range(1, 7)]
+    assert [n.seq for n in recorder.list()] == [4, 5, 6]
+    assert recorder.list(after=6) == []
+    assert [n.seq for n in recorder.list("t", after=4)] == [5, 6]
