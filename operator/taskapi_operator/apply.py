@@ -133,8 +133,13 @@ class Applier:
     async def _read_unknown(
         self, taskapi: TaskApi, children: list[_Child], outcome: Outcome
     ) -> None:
-        """GET the children the caches do not hold as ours: absent, or maybe someone else's."""
-        unknown = [c for c in children if c.live is None]
+        """GET the children the caches do not hold as ours: absent, or maybe someone else's
+        (not for a Component no Component of its name exists for: every one is watched)."""
+        unknown = [
+            c
+            for c in children
+            if c.live is None and not self._caches.known_absent(c.kind, taskapi.namespace, c.name)
+        ]
         results = await asyncio.gather(
             *(self._kube.get(c.kind, taskapi.namespace, c.name) for c in unknown),
             return_exceptions=True,

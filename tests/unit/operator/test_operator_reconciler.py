@@ -434,3 +434,33 @@ async def test_a_starting_taskapi_with_a_stuck_container_is_told_at_once() -> No
     assert ("PATCH", "taskapis/status", "taskapi-sample") in world.kube.writes()
     assert "ImagePullBackOff" in world.condition(key, "Ready")["message"]
     assert ("Warning", names.REASON_PODS_NOT_READY) in {e[:2] for e in world.kube.events}
+
+
+async def test_a_component_no_watch_has_seen_is_created_without_a_get() -> None:
+    world = World()
+    world.sync()  # the watches have listed: no Component of any name exists
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)
+    gets = {c[1] for c in world.kube.calls if c[0] == "GET"}
+    assert "components" not in gets
+    assert "services" in gets  # watched only when labelled ours: a GET tells
+    assert len([c for c in world.kube.writes() if c[1] == "components"]) == 3
+
+
+async def test_someone_elses_component_is_still_read_and_is_a_conflict() -> None:
+    world = World()
+    world.kube.put(
+        "components",
+        {
+            "apiVersion": "dapr.io/v1alpha1",
+            "kind": "Component",
+            "metadata": {"name": "taskapi-sample-pubsub", "namespace": "shop"},
+            "spec": {"type": "pubsub.redis", "version": "v1", "metadata": []},
+        },
+    )
+    world.sync()
+    key = world.add(sample_body())
+    await world.reconciler.reconcile(key, True)
+    assert ("GET", "components", "taskapi-sample-pubsub") in world.kube.calls
+    assert world.condition(key, "Ready")["reason"] == names.REASON_CHILD_CONFLICT
+    assert "components" not in {c[1] for c in world.kube.writes()}

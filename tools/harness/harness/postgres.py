@@ -65,8 +65,12 @@ class PostgresServer:
         host: str = LOOPBACK,
         user: str = "taskapi",
         database: str = "taskapi",
+        settings: dict[str, str] | None = None,
     ) -> None:
+        """``settings``: further server settings (``-c name=value``), e.g. to load
+        pg_stat_statements for a profile."""
         self.workdir = workdir
+        self.settings = dict(settings or {})
         self.host = host
         self.port = free_port(host)
         self.user = user
@@ -169,6 +173,7 @@ class PostgresServer:
                     "max_connections=200",
                     "-c",
                     "log_min_messages=warning",
+                    *(a for k, v in self.settings.items() for a in ("-c", f"{k}={v}")),
                 ]
             ),
             self.workdir / "postgres.log",
