@@ -48,6 +48,8 @@ def _router(settings: Settings) -> APIRouter:
     async def notifications(
         request: Request, task_id: str | None = None, after: int = 0
     ) -> list[Notification]:
+        """The recent notifications, oldest first; ``after``: only those with a higher seq
+        (a reader following the record misses none the bound later drops)."""
         recorder: Recorder = request.app.state.recorder
         return recorder.list(task_id, after)
 
