@@ -17,7 +17,7 @@ from harness import documented, operator_chart
 from harness.argocd import GITOPS_DOC, OPERATOR_APP, ArgoCD, tracked_by
 from harness.argocd import NAMESPACE as ARGOCD_NS
 from harness.kube import KubectlError
-from harness.real_stack import NAMESPACE, TASKAPI, TASKAPI_SELECTOR, RealStack, children
+from harness.real_stack import NAMESPACE, TASKAPI, RealStack, children, pod_uids
 from harness.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.deletes_the_operator_application]
@@ -41,15 +41,6 @@ def live(real: RealStack, entry: dict[str, str]) -> dict | None:
     return found if not found["metadata"].get("deletionTimestamp") else None
 
 
-def running_pods(real: RealStack) -> list[str]:
-    pods = real.cluster.get_json("pods", "-n", NAMESPACE, "-l", TASKAPI_SELECTOR)["items"]
-    return sorted(
-        p["metadata"]["uid"]
-        for p in pods
-        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-    )
-
-
 def test_deleting_the_operator_application_keeps_the_crd_and_the_taskapis(
     real: RealStack, argocd: ArgoCD
 ) -> None:
@@ -69,7 +60,7 @@ def test_deleting_the_operator_application_keeps_the_crd_and_the_taskapis(
     untracked = [k for k, app in stamps.items() if app != OPERATOR_APP]
     assert untracked == [f"CustomResourceDefinition/{CRD}"], untracked
     taskapi_uid = real.cluster.get_json("taskapi", TASKAPI, "-n", NAMESPACE)["metadata"]["uid"]
-    before, pods = children(real), running_pods(real)
+    before, pods = children(real), pod_uids(real, running=True)
 
     began = time.monotonic()
     # kubectl waits for the object to be gone: for Argo CD's resources finalizer to finish
@@ -90,9 +81,9 @@ def test_deleting_the_operator_application_keeps_the_crd_and_the_taskapis(
     after = children(real)
     changed = {k: (before[k], after.get(k)) for k in before if after.get(k) != before[k]}
     print(f"the TaskApi and its children unchanged: {len(before) - len(changed)}/{len(before)}; "
-          f"its pods still running: {len(running_pods(real))}/{len(pods)}")  # fmt: skip
+          f"its pods still running: {len(pod_uids(real, running=True))}/{len(pods)}")  # fmt: skip
     assert not changed, changed
-    assert running_pods(real) == pods
+    assert pod_uids(real, running=True) == pods
 
     # docs/gitops.md's Install again: Argo CD syncs the operator back, and the operator takes
     # the TaskApi over as it is

@@ -18,6 +18,7 @@ from harness.real_stack import (
     RealStack,
     StatusWatch,
     children,
+    pod_uids,
 )
 from harness.repo import REPO
 from harness.waiting import eventually
@@ -26,12 +27,6 @@ pytestmark = pytest.mark.integration
 INSTALL = REPO / "docs" / "install.md"
 OPS = operator_chart.NAMESPACE
 IMAGE = "ghcr.io/example/taskapi-operator"
-
-
-def pod_uids(real: RealStack) -> set[str]:
-    """The Task API's pods that are not on their way out (an earlier test's scale-down)."""
-    pods = real.cluster.get_json("pods", "-n", NAMESPACE, "-l", TASKAPI_SELECTOR)["items"]
-    return {p["metadata"]["uid"] for p in pods if not p["metadata"].get("deletionTimestamp")}
 
 
 def operator_images(real: RealStack) -> list[str]:

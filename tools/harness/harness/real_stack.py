@@ -249,6 +249,18 @@ CHILD_KINDS = "deployments,services,serviceaccounts,roles,rolebindings,poddisrup
 CHILD_KINDS += "components.dapr.io,resiliencies.dapr.io"
 
 
+def pod_uids(real: RealStack, *, running: bool = False) -> set[str]:
+    """The Task API's pods that are not on their way out (an earlier test's scale-down);
+    ``running``: only those in phase Running. What an upgrade or Argo CD must not replace."""
+    pods = real.cluster.get_json("pods", "-n", NAMESPACE, "-l", TASKAPI_SELECTOR)["items"]
+    return {
+        p["metadata"]["uid"]
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and (not running or p["status"].get("phase") == "Running")
+    }
+
+
 def children(real: RealStack, name: str = TASKAPI) -> dict[str, dict[str, Any]]:
     """A TaskApi's children (objects it is an owner of) by kind/name: uid, resourceVersion,
     generation; what an upgrade or Argo CD must leave as they are."""
