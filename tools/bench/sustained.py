@@ -60,6 +60,12 @@ def tree(root: int) -> list[int]:
     return found
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) jiffies of the machine's CPUs since boot (/proc/stat's first line)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+
+
 def rss_mib(pids: list[int]) -> float:
     return sum(v for v in (subjects.rss_mib(p) for p in pids) if not math.isnan(v))  # NaN: gone
 
@@ -91,6 +97,9 @@ class Sustained:
     get_p50: float = float("nan")
     load_before: float = 0.0
     load_after: float = 0.0
+    # Share of the machine's CPU time the hypervisor gave to others during the load: subjects
+    # run one after another, so a machine whose speed drifts moves the ratios between them.
+    steal_pct: float = 0.0
 
     @property
     def cycles(self) -> int:
@@ -210,7 +219,7 @@ def measure(
     out.rss_before = {n: rss for n, (_, rss) in before.items()}
     follower = Follower(url) if url is not None else None
     with follower or contextlib.nullcontext():
-        own = os.times()
+        own, ticks = os.times(), cpu_ticks()
         started, wall_start = time.monotonic(), time.time()
         out.result = load.run_sync(
             subject.url,
@@ -221,7 +230,8 @@ def measure(
         )
         out.seconds = out.result.seconds
         wall_end = wall_start + out.seconds
-        mine = os.times()
+        mine, ticks_end = os.times(), cpu_ticks()
+        out.steal_pct = 100 * (ticks_end[0] - ticks[0]) / max(1, ticks_end[1] - ticks[1])
         seen = follower.wait_for(out.acked, drain_budget) if follower is not None else []
     if follower is not None:
         times = Counter(t for t, _ in seen)
@@ -255,7 +265,7 @@ def report(results: list[Sustained], duration: float) -> None:
     print(
         f"{'':34} {'cycles/s':>8} {'e2e/s':>7} {'drain s':>8} {'lost':>5} {'dup':>4} "
         f"{'errors':>6} {'CPU ms/cycle':>12} {'create p50/p99':>15} {'GET p50':>8} "
-        f"{'load 1m':>11}"
+        f"{'load 1m':>11} {'steal %':>7}"
     )
     for r in results:
         e2e = f"{r.e2e_rate:7.1f}" if not math.isnan(r.drain) else f"{'-':>7}"
@@ -266,7 +276,7 @@ def report(results: list[Sustained], duration: float) -> None:
         print(
             f"{r.name:34} {r.rate:8.1f} {e2e} {drain} {r.lost:5d} {r.duplicates:4d} "
             f"{errors:6d} {sum(r.cpu_ms.values()):12.2f} {create:>15} {r.get_p50:8.2f} "
-            f"{r.load_before:5.1f}/{r.load_after:<5.1f}"
+            f"{r.load_before:5.1f}/{r.load_after:<5.1f} {r.steal_pct:7.1f}"
         )
     print("\n== CPU ms per cycle, by process (load + drain, idle subtracted) ==")
     for r in results:
