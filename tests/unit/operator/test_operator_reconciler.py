@@ -53,6 +53,12 @@ def ready(world: World, key: tuple[str, str], replicas: int = 2) -> None:
     world.sync()
 
 
+def foreign(world: World, plural: str, api_version: str, kind: str, name: str) -> None:
+    """An object with a child's name that someone else made (no labels, no owner)."""
+    meta = {"name": name, "namespace": "shop"}
+    world.kube.put(plural, {"apiVersion": api_version, "kind": kind, "metadata": meta})
+
+
 async def settled(world: World) -> tuple[str, str]:
     """A TaskApi whose children exist, cached, and whose status was published."""
     key = world.add(sample_body())
@@ -126,14 +132,7 @@ async def test_a_status_pass_applies_nothing() -> None:
 
 async def test_someone_elses_object_is_a_conflict_and_nothing_after_it_is_written() -> None:
     world = World()
-    world.kube.put(
-        "services",
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "taskapi-sample", "namespace": "shop"},
-        },
-    )
+    foreign(world, "services", "v1", "Service", "taskapi-sample")
     key = world.add(sample_body())
     await world.reconciler.reconcile(key, True)
     ready_cond = world.condition(key, "Ready")
@@ -449,15 +448,7 @@ async def test_a_component_no_watch_has_seen_is_created_without_a_get() -> None:
 
 async def test_someone_elses_component_is_still_read_and_is_a_conflict() -> None:
     world = World()
-    world.kube.put(
-        "components",
-        {
-            "apiVersion": "dapr.io/v1alpha1",
-            "kind": "Component",
-            "metadata": {"name": "taskapi-sample-pubsub", "namespace": "shop"},
-            "spec": {"type": "pubsub.redis", "version": "v1", "metadata": []},
-        },
-    )
+    foreign(world, "components", "dapr.io/v1alpha1", "Component", "taskapi-sample-pubsub")
     world.sync()
     key = world.add(sample_body())
     await world.reconciler.reconcile(key, True)
