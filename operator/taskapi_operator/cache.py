@@ -18,7 +18,6 @@ from taskapi_operator.names import Kind
 # Fields dropped from cached objects: large and never read.
 _DROPPED_METADATA = ("managedFields",)
 COMPONENTS_BY_NAME = "components_by_name"
-_COMPONENTS = names.kind_of(names.DAPR_COMPONENT_API_VERSION, "Component")
 
 
 def index_id(kind: Kind) -> str:
@@ -159,5 +158,6 @@ class Caches:
         """No object of this name exists, as far as a watch that sees every object of the
         kind can tell: Components only (the other kinds' watches see only what the operator
         labelled, so a miss there may be someone else's object, which only a GET tells)."""
-        index = self._indices.get(COMPONENTS_BY_NAME)
-        return kind == _COMPONENTS and index is not None and not _values(index, (namespace, name))
+        if kind != names.COMPONENTS or COMPONENTS_BY_NAME not in self._indices:
+            return False  # not that kind, or its watch is not listed yet
+        return not _values(self._indices[COMPONENTS_BY_NAME], (namespace, name))

@@ -18,8 +18,8 @@ from taskapi_operator.settings import OperatorSettings
 
 logger = logging.getLogger("taskapi_operator")
 # Kinds watched only for objects the operator labelled: filtered by the API server. The
-# Components watch is the exception: referenced Components are the user's and unlabelled.
-_SERVER_FILTERED = tuple(k for k in (*names.CHILD_KINDS, names.PODS) if k.plural != "components")
+# Components watch is the exception (names.COMPONENTS; cache.Caches.known_absent relies on it).
+_SERVER_FILTERED = tuple(k for k in (*names.CHILD_KINDS, names.PODS) if k != names.COMPONENTS)
 
 
 @kopf.on.startup()

@@ -221,6 +221,11 @@ def kind_of(api_version: str, kind: str) -> Kind:
     raise KeyError(f"{api_version} {kind} is not a kind of child (names.CHILD_KINDS)")
 
 
+# The one child kind watched in full, not only where the operator labelled it: a TaskApi may
+# reference the user's own (unlabelled) Components, and so a miss in that watch means absent.
+COMPONENTS: Final = kind_of(DAPR_COMPONENT_API_VERSION, "Component")
+
+
 # --- child names: unique per instance so two TaskApis can share a namespace -------------
 # Deployment and Service carry the TaskApi's own name (it is the Service's DNS name); a
 # same-named object that this TaskApi does not control is reported as ChildConflict and left
