@@ -122,8 +122,8 @@ class Follower:
 
     POLL_SECONDS = 1.0
 
-    def __init__(self, url: str, *, from_now: bool = True) -> None:
-        self._url, self._from_now = url, from_now
+    def __init__(self, url: str) -> None:
+        self._url = url
         self._after = 0
         self.seen: list[tuple[str, float]] = []  # (task id, received_at) of task.completed
         self._stop = threading.Event()
@@ -149,11 +149,12 @@ class Follower:
                 print(f"  (notifications poll failed, retrying: {error!r})")
 
     def __enter__(self) -> Follower:
-        self.poll()
-        if self._from_now:  # what was recorded before (the warm-up's) is not this run's
-            self.seen.clear()
         self._thread.start()
         return self
+
+    def forget(self) -> None:
+        """Start counting afresh (after the warm-up): in place, as the thread extends it."""
+        self.seen.clear()
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
@@ -206,19 +207,21 @@ def measure(
 ) -> Sustained:
     out = Sustained(subject.name, clients, load_before=os.getloadavg()[0])
     url = subject.notifications_url
-    # warm-up, and its notifications through before anything is measured
-    warm: dict[str, float] = {}
-    load.run_sync(subject.url, _recording_cycle(warm), clients=1, per_client=20, budget_seconds=60)
-    if url is not None:
-        with Follower(url, from_now=False) as warming:
-            warming.wait_for(warm, 60)
-    before = _sample(subject)
-    time.sleep(IDLE_SECONDS)
-    idle = {n: (cpu - before[n][0]) / IDLE_SECONDS for n, (cpu, _) in _sample(subject).items()}
-    before = _sample(subject)
-    out.rss_before = {n: rss for n, (_, rss) in before.items()}
     follower = Follower(url) if url is not None else None
     with follower or contextlib.nullcontext():
+        # warm-up, and its notifications through before anything is measured
+        warm: dict[str, float] = {}
+        load.run_sync(
+            subject.url, _recording_cycle(warm), clients=1, per_client=20, budget_seconds=60
+        )
+        if follower is not None:
+            follower.wait_for(warm, 60)
+            follower.forget()
+        before = _sample(subject)
+        time.sleep(IDLE_SECONDS)
+        idle = {n: (cpu - before[n][0]) / IDLE_SECONDS for n, (cpu, _) in _sample(subject).items()}
+        before = _sample(subject)
+        out.rss_before = {n: rss for n, (_, rss) in before.items()}
         own, ticks = os.times(), cpu_ticks()
         started, wall_start = time.monotonic(), time.time()
         out.result = load.run_sync(
