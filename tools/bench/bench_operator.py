@@ -18,6 +18,7 @@ TaskApis are deleted again), then with the operator started and reconciling what
 applied. ``--api-qps``/``--api-burst`` set the operator's client-side rate limit (0: none).
 
     scripts/bench-operator.sh N [NOISE_PODS] [--user-apply] [--api-qps Q] [--api-burst B]
+                              [--profile FILE] [--apiserver-profile FILE]
 """
 
 from __future__ import annotations
@@ -77,12 +78,20 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--api-burst", type=int, default=default("api_burst"))
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the first pass")
     parser.add_argument(
+        "--apiserver-profile",
+        type=Path,
+        help="kube-apiserver's CPU profile (pprof) of 60 s of the first pass, from 20 s in",
+    )
+    parser.add_argument(
         "--operator-from",
         type=Path,
         help="run the operator package of another checkout (its operator/ directory), to "
         "compare commits on the same harness and binaries",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.profile is not None and not operator_load.PY_SPY.exists():
+        parser.error(f"--profile needs py-spy: {operator_load.PY_SPY.parent}/pip install py-spy")
+    return args
 
 
 def prepare(cluster: Cluster, noise_pods: int, noise_timeout: float) -> None:
@@ -127,7 +136,10 @@ class Bench:
     def first_pass(self, operator: RunningOperator, idle: operator_audit.Sample) -> None:
         """Create the TaskApis (applied as a user does, or all at once) and wait for Ready."""
         began = time.monotonic()
-        with operator_load.profiled(operator.process.pid, self.args.profile):
+        with (
+            operator_load.profiled(operator.process.pid, self.args.profile),
+            operator_load.apiserver_profiled(self.cluster, self.args.apiserver_profile),
+        ):
             if self.files:
                 beside, each = user_apply.timed_apply(self.cluster, self.files)
                 say(f"  kubectl apply beside the operator: {beside:.1f}s (files: {_seconds(each)})")
@@ -196,7 +208,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
         workdir = Path(tmp)
         options = dataclasses.replace(
-            DaprControlPlane.CLUSTER_OPTIONS, audit_all_requests_of=(USER,)
+            DaprControlPlane.CLUSTER_OPTIONS,
+            audit_all_requests_of=(USER,),
+            profiling=args.apiserver_profile is not None,
         )
         say(f"starting the control plane and Dapr (controller API QPS {CLIENT_QPS})")
         with (

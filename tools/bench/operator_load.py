@@ -119,6 +119,9 @@ def last_ready_at(cluster: Cluster) -> float:
     return max(times) if times else time.time()
 
 
+PY_SPY = Path(sys.executable).parent / "py-spy"  # installed beside this Python, by hand
+
+
 @contextmanager
 def profiled(pid: int, output: Path | None) -> Iterator[None]:
     """py-spy samples the operator while the block runs (collapsed stacks in ``output``)."""
@@ -127,7 +130,7 @@ def profiled(pid: int, output: Path | None) -> Iterator[None]:
         return
     spy = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "py-spy"),  # installed beside this Python
+            str(PY_SPY),
             "record",
             "--pid",
             str(pid),
@@ -188,3 +191,26 @@ def wait_all_ready(cluster: Cluster, count: int, began: float, timeout: float) -
             last_report = time.monotonic()
         time.sleep(5)
     return None
+
+
+@contextmanager
+def apiserver_profiled(
+    cluster: Cluster, output: Path | None, delay: float = 20.0, seconds: int = 60
+) -> Iterator[None]:
+    """kube-apiserver's CPU profile (``go tool pprof`` format) of ``seconds`` from ``delay``
+    into the block, taken by kubectl beside it (the cluster needs ClusterOptions.profiling)."""
+    if output is None:
+        yield
+        return
+    path = f"/debug/pprof/profile?seconds={seconds}"
+    script = f"sleep {delay:g}; exec kubectl --kubeconfig={cluster.kubeconfig} get --raw '{path}'"
+    with output.open("wb") as sink:
+        grab = subprocess.Popen(["sh", "-c", script], stdout=sink, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        try:
+            grab.wait(timeout=delay + seconds + 60)  # bounded: the profile's own length
+        except subprocess.TimeoutExpired:
+            grab.kill()
+        say(f"  apiserver CPU profile ({seconds}s from {delay:g}s in): {output}")
