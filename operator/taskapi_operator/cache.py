@@ -18,6 +18,8 @@ from taskapi_operator.names import Kind
 # Fields dropped from cached objects: large and never read.
 _DROPPED_METADATA = ("managedFields",)
 COMPONENTS_BY_NAME = "components_by_name"
+# The kinds watched in full (names.WATCHED_IN_FULL), each indexed by (namespace, name).
+BY_NAME = {names.COMPONENTS: COMPONENTS_BY_NAME, names.RESILIENCIES: "resiliencies_by_name"}
 
 
 def index_id(kind: Kind) -> str:
@@ -124,8 +126,16 @@ def pod_by_instance(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, 
 
 
 def by_name(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Index function for Components: what a reference to one reads (slim_component_ref)."""
     meta = body.get("metadata") or {}
     return {(meta.get("namespace", ""), meta.get("name", "")): slim_component_ref(body)}
+
+
+def name_only(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Index function for the other kinds watched in full: only that the name is taken."""
+    meta = body.get("metadata") or {}
+    key = (meta.get("namespace", ""), meta.get("name", ""))
+    return {key: {"metadata": {"name": key[1], "namespace": key[0]}}}
 
 
 def _values(index: Mapping[Any, Iterable[Any]] | None, key: tuple[str, str]) -> list[Any]:
@@ -156,8 +166,9 @@ class Caches:
 
     def known_absent(self, kind: Kind, namespace: str, name: str) -> bool:
         """No object of this name exists, as far as a watch that sees every object of the
-        kind can tell: Components only (the other kinds' watches see only what the operator
-        labelled, so a miss there may be someone else's object, which only a GET tells)."""
-        if kind != names.COMPONENTS or COMPONENTS_BY_NAME not in self._indices:
-            return False  # not that kind, or its watch is not listed yet
-        return not _values(self._indices[COMPONENTS_BY_NAME], (namespace, name))
+        kind can tell: names.WATCHED_IN_FULL only (the other kinds' watches see only what the
+        operator labelled, so a miss there may be someone else's object: only a GET tells)."""
+        index = BY_NAME.get(kind)
+        if index is None or index not in self._indices:
+            return False  # not such a kind, or its watch is not listed yet
+        return not _values(self._indices[index], (namespace, name))

@@ -17,9 +17,11 @@ from taskapi_operator.runtime import Runtime
 from taskapi_operator.settings import OperatorSettings
 
 logger = logging.getLogger("taskapi_operator")
-# Kinds watched only for objects the operator labelled: filtered by the API server. The
-# Components watch is the exception (names.COMPONENTS; cache.Caches.known_absent relies on it).
-_SERVER_FILTERED = tuple(k for k in (*names.CHILD_KINDS, names.PODS) if k != names.COMPONENTS)
+# Kinds watched only for objects the operator labelled: filtered by the API server. The kinds
+# watched in full are the exception (names.WATCHED_IN_FULL; cache.Caches.known_absent).
+_SERVER_FILTERED = tuple(
+    k for k in (*names.CHILD_KINDS, names.PODS) if k not in names.WATCHED_IN_FULL
+)
 
 
 @kopf.on.startup()
@@ -43,7 +45,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     # No kopf peering (priority-based, not one-active): replica.py elects a leader on a Lease.
     settings.peering.standalone = True
     indices = {k: v for k, v in kwargs.items() if k.startswith("cached_")}
-    indices[cache.COMPONENTS_BY_NAME] = kwargs[cache.COMPONENTS_BY_NAME]
+    indices |= {index: kwargs[index] for index in cache.BY_NAME.values()}
     memo["runtime"] = await runtime.start(settings, indices, ours, logger)
     logger.info(
         "Started field_manager=%s probe_port=%d resync=%ss namespaces=%s",
@@ -127,6 +129,10 @@ async def _index_by_name(body: kopf.Body, **_: Any) -> Any:
     return cache.by_name(body)
 
 
+async def _index_name_only(body: kopf.Body, **_: Any) -> Any:
+    return cache.name_only(body)
+
+
 _MANAGED = {names.LABEL_MANAGED_BY: names.MANAGER}
 for _kind in names.CHILD_KINDS:
     kopf.on.event(
@@ -138,7 +144,10 @@ for _kind in names.CHILD_KINDS:
 kopf.index(names.PODS.group, names.PODS.version, names.PODS.plural, id=cache.index_id(names.PODS))(
     _index_pod_by_instance
 )
-kopf.index("dapr.io", "v1alpha1", "components", id=cache.COMPONENTS_BY_NAME)(_index_by_name)
+for _kind, _index in cache.BY_NAME.items():
+    kopf.index(_kind.group, _kind.version, _kind.plural, id=_index)(
+        _index_by_name if _kind == names.COMPONENTS else _index_name_only
+    )
 
 
 @kopf.on.event("", "v1", "pods", labels=_MANAGED)

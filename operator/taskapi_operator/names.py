@@ -221,9 +221,13 @@ def kind_of(api_version: str, kind: str) -> Kind:
     raise KeyError(f"{api_version} {kind} is not a kind of child (names.CHILD_KINDS)")
 
 
-# The one child kind watched in full, not only where the operator labelled it: a TaskApi may
-# reference the user's own (unlabelled) Components, and so a miss in that watch means absent.
+# The child kinds watched in full, not only where the operator labelled them, so that a miss
+# in their watch means absent (a first write needs no GET to check the name is free): a
+# TaskApi may reference the user's own (unlabelled) Components; Resiliencies are few in any
+# cluster. The other kinds' objects are many (every Deployment, Service, ServiceAccount).
 COMPONENTS: Final = kind_of(DAPR_COMPONENT_API_VERSION, "Component")
+RESILIENCIES: Final = kind_of(DAPR_COMPONENT_API_VERSION, DAPR_RESILIENCY_KIND)
+WATCHED_IN_FULL: Final = (COMPONENTS, RESILIENCIES)
 
 
 # --- child names: unique per instance so two TaskApis can share a namespace -------------

@@ -177,11 +177,13 @@ class World:
                 keyed = cache.by_instance(body) if plural == kind.plural else None
                 for key, value in (keyed or {}).items():
                     index.setdefault(key, []).append(value)
-        components = self.indices.setdefault(cache.COMPONENTS_BY_NAME, {})
-        for (plural, _, _), body in self.kube.objects.items():
-            if plural == "components":
-                for key, value in cache.by_name(body).items():
-                    components.setdefault(key, []).append(value)
+        for kind, index in cache.BY_NAME.items():
+            named = self.indices.setdefault(index, {})
+            pick = cache.by_name if kind == names.COMPONENTS else cache.name_only
+            for (plural, _, _), body in self.kube.objects.items():
+                if plural == kind.plural:
+                    for key, value in pick(body).items():
+                        named.setdefault(key, []).append(value)
 
     def taskapi(self, key: tuple[str, str]) -> dict[str, Any]:
         return self.kube.objects[(names.PLURAL, *key)]

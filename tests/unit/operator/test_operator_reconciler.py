@@ -435,23 +435,33 @@ async def test_a_starting_taskapi_with_a_stuck_container_is_told_at_once() -> No
     assert ("Warning", names.REASON_PODS_NOT_READY) in {e[:2] for e in world.kube.events}
 
 
-async def test_a_component_no_watch_has_seen_is_created_without_a_get() -> None:
+async def test_children_of_kinds_watched_in_full_are_created_without_a_get() -> None:
     world = World()
-    world.sync()  # the watches have listed: no Component of any name exists
+    world.sync()  # the watches have listed: no Component or Resiliency of any name exists
     key = world.add(sample_body())
     await world.reconciler.reconcile(key, True)
     gets = {c[1] for c in world.kube.calls if c[0] == "GET"}
-    assert "components" not in gets
+    assert not gets & {"components", "resiliencies"}
     assert "services" in gets  # watched only when labelled ours: a GET tells
-    assert len([c for c in world.kube.writes() if c[1] == "components"]) == 3
+    writes = [c[1] for c in world.kube.writes()]
+    assert (writes.count("components"), writes.count("resiliencies")) == (3, 1)
 
 
-async def test_someone_elses_component_is_still_read_and_is_a_conflict() -> None:
+@pytest.mark.parametrize(
+    ("plural", "kind", "name"),
+    [
+        ("components", "Component", "taskapi-sample-pubsub"),
+        ("resiliencies", names.DAPR_RESILIENCY_KIND, names.resiliency_name("taskapi-sample")),
+    ],
+)
+async def test_someone_elses_object_of_a_kind_watched_in_full_is_read_and_is_a_conflict(
+    plural: str, kind: str, name: str
+) -> None:
     world = World()
-    foreign(world, "components", "dapr.io/v1alpha1", "Component", "taskapi-sample-pubsub")
+    foreign(world, plural, "dapr.io/v1alpha1", kind, name)
     world.sync()
     key = world.add(sample_body())
     await world.reconciler.reconcile(key, True)
-    assert ("GET", "components", "taskapi-sample-pubsub") in world.kube.calls
+    assert ("GET", plural, name) in world.kube.calls
     assert world.condition(key, "Ready")["reason"] == names.REASON_CHILD_CONFLICT
-    assert "components" not in {c[1] for c in world.kube.writes()}
+    assert plural not in {c[1] for c in world.kube.writes()}
