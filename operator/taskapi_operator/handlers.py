@@ -87,9 +87,11 @@ async def taskapi_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **
         # Children go with it through their ownerReferences (garbage collection).
         running.entries.forget((body["metadata"]["namespace"], body["metadata"]["name"]))
         return
+    new = (body["metadata"]["namespace"], body["metadata"]["name"]) not in running.entries
     key, full = running.entries.remember(dict(body))
     if full:
-        running.queue.kick(key, full=True)
+        # never reconciled by anyone (no status): an arrival, which may be part of a burst
+        running.queue.kick(key, full=True, new=new and not body.get("status"))
 
 
 def _owner_key(body: kopf.Body) -> Key | None:

@@ -123,6 +123,7 @@ class StateCollector(Collector):
         *,
         probe_times: Callable[[], Iterable[float | None]],
         throttled_seconds: Callable[[], float],
+        burst_wait_seconds: Callable[[], float],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bodies = bodies
@@ -130,6 +131,7 @@ class StateCollector(Collector):
         self._leading = leading
         self._probe_times = probe_times
         self._throttled_seconds = throttled_seconds
+        self._burst_wait_seconds = burst_wait_seconds
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -167,3 +169,10 @@ class StateCollector(Collector):
         )
         throttled.add_metric([], self._throttled_seconds())
         yield throttled
+        waited = CounterMetricFamily(
+            f"{PREFIX}_burst_wait_seconds",
+            "Seconds new TaskApis' first passes waited for a burst of arrivals to end "
+            "(ARRIVAL_BURST, ARRIVAL_WINDOW_SECONDS, ARRIVAL_MAX_WAIT_SECONDS).",
+        )
+        waited.add_metric([], self._burst_wait_seconds())
+        yield waited

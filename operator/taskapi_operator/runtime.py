@@ -16,6 +16,7 @@ import kopf
 from taskapi_operator import health, metrics, replica
 from taskapi_operator.apiclient import ApiClient
 from taskapi_operator.apply import Applier
+from taskapi_operator.arrivals import Arrivals
 from taskapi_operator.cache import Caches
 from taskapi_operator.entries import Entries, Key
 from taskapi_operator.events import EventRecorder
@@ -108,10 +109,16 @@ async def start(
         progress.passed()
         series.observe_pass(key, seconds, outcome)
 
+    arrivals = Arrivals(
+        burst=settings.arrival_burst,
+        window=settings.arrival_window_seconds,
+        max_wait=settings.arrival_max_wait_seconds,
+    )
     queue = WorkQueue(
         entries,
         reconciler.reconcile,
         schedule,
+        arrivals,
         concurrency=settings.max_concurrent_passes,
         on_pass=on_pass,
         logger=logger,
@@ -124,6 +131,7 @@ async def start(
             lambda: queue.active,
             probe_times=entries.probe_times,
             throttled_seconds=lambda: kube.throttled_seconds,
+            burst_wait_seconds=lambda: arrivals.waited_seconds,
         )
     )
     running = await replica.start(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from taskapi_operator.arrivals import Arrivals
 from taskapi_operator.entries import Entries, Key
 from taskapi_operator.errors import TransientError
 from taskapi_operator.schedule import Schedule
@@ -48,6 +49,7 @@ class WorkQueue:
         entries: Entries,
         reconcile: Reconcile,
         schedule: Schedule,
+        arrivals: Arrivals,
         *,
         concurrency: int,
         on_pass: PassObserver,
@@ -58,6 +60,7 @@ class WorkQueue:
         self._entries = entries
         self._reconcile = reconcile
         self._schedule = schedule
+        self._arrivals = arrivals
         self._on_pass = on_pass
         self._logger = logger
         self._clock = clock
@@ -71,13 +74,16 @@ class WorkQueue:
         self._lanes = {True: asyncio.Semaphore(concurrency), False: asyncio.Semaphore(concurrency)}
         self._drains: dict[tuple[Key, bool], _Drain] = {}  # each removes itself when done
 
-    def kick(self, key: Key, *, full: bool) -> None:
-        """Request a pass; a request while one is queued or running runs once more after it."""
+    def kick(self, key: Key, *, full: bool, new: bool = False) -> None:
+        """Request a pass; a request while one is queued or running runs once more after it.
+        ``new``: a TaskApi never reconciled, just created; its first pass gives way to a burst
+        of such arrivals (arrivals.py)."""
+        arrived_at = self._arrivals.arrived() if new else None
         if key not in self._entries or not self.active:
             return
         drain = self._drains.setdefault((key, full), _Drain())
         if drain.task is None or drain.task.done():
-            drain.task = asyncio.create_task(self._drain(key, full, drain))
+            drain.task = asyncio.create_task(self._drain(key, full, drain, arrived_at))
         else:
             drain.again = True
 
@@ -88,9 +94,13 @@ class WorkQueue:
     def _later(self, delay: float, key: Key, *, full: bool) -> None:
         asyncio.get_running_loop().call_later(delay, lambda: self.kick(key, full=full))
 
-    async def _drain(self, key: Key, full: bool, drain: _Drain) -> None:
-        await asyncio.sleep(_COALESCE_SECONDS)
+    async def _drain(
+        self, key: Key, full: bool, drain: _Drain, arrived_at: float | None = None
+    ) -> None:
         try:
+            await asyncio.sleep(_COALESCE_SECONDS)
+            if arrived_at is not None:
+                await self._arrivals.settle(arrived_at)
             while True:
                 drain.again = False
                 await self._pass(key, full)
@@ -167,3 +177,4 @@ class WorkQueue:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._arrivals.close()  # a later burst is watched afresh

@@ -80,9 +80,10 @@ def metric_delta(
 
 
 def audited_requests(
-    cluster: Cluster, user: str, before: Sample, after: Sample
+    cluster: Cluster, user: str | None, before: Sample, after: Sample
 ) -> list[dict[str, Any]]:
-    """``user``'s requests received inside the window (one per auditID)."""
+    """``user``'s requests received inside the window (one per auditID); every user's
+    writes (the audit policy's rule for everyone) when ``user`` is None."""
     assert cluster.audit_log is not None
     seen: dict[str, dict[str, Any]] = {}
     if cluster.audit_log.stat().st_size < before.audit_offset:
@@ -92,13 +93,13 @@ def audited_requests(
     with cluster.audit_log.open("rb") as log:
         log.seek(before.audit_offset)
         for raw in log:
-            if user.encode() not in raw:
+            if user is not None and user.encode() not in raw:
                 continue
             try:
                 event = json.loads(raw)
             except ValueError:
                 continue  # a line still being written at the window's end
-            if (event.get("user") or {}).get("username") != user:
+            if user is not None and (event.get("user") or {}).get("username") != user:
                 continue
             received = datetime.fromisoformat(
                 event["requestReceivedTimestamp"].replace("Z", "+00:00")
@@ -129,6 +130,7 @@ def report_window(
     probes = metric_delta(before, after, "taskapi_operator_probe_results_total")
     passes = metric_delta(before, after, "taskapi_operator_reconcile_passes_total")
     throttled = metric_delta(before, after, "taskapi_operator_api_throttled_seconds_total")
+    burst = metric_delta(before, after, "taskapi_operator_burst_wait_seconds_total")
     per_minute = 60 / seconds
     print(f"\n{title}: {seconds:.0f}s")
     print(
@@ -160,6 +162,14 @@ def report_window(
         f"{ {dict(k).get('state'): round(v) for k, v in probes.items()} }"
     )
     print(f"  waited for the rate limit:  {sum(throttled.values()):8.1f} s (summed over requests)")
+    print(f"  waited for a burst's end:   {sum(burst.values()):8.1f} s (summed over first passes)")
+    audited = audited_requests(cluster, None, before, after)
+    everyone = [e for e in audited if e["verb"] in WRITE_VERBS]
+    by_user = collections.Counter((e.get("user") or {}).get("username", "?") for e in everyone)
+    print(
+        f"  cluster writes (every user): {len(everyone) / max(count, 1):7.1f} per TaskApi: "
+        + ", ".join(f"{u} {n}" for u, n in by_user.most_common(6))
+    )
     print(
         f"  CPU:                        {after.cpu_seconds - before.cpu_seconds:8.2f} s "
         f"in the window ({after.cpu_seconds:.1f} s since start)"

@@ -85,6 +85,7 @@ def _probes(clock: Clock, *, pending: int, leading: bool, last_round: float) -> 
             lambda: leading,
             probe_times=list,
             throttled_seconds=lambda: 0.0,
+            burst_wait_seconds=lambda: 0.0,
         )
     )
     return health.Probes(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from taskapi_operator.arrivals import Arrivals
 from taskapi_operator.entries import Entries, Key
 from taskapi_operator.errors import TransientError
 from taskapi_operator.kube import KubeError, kube_error
@@ -44,7 +45,9 @@ class Passes:
         return self.results.pop(0) if self.results else Result()
 
 
-def queue(passes: Passes, *, active: bool = True) -> tuple[WorkQueue, Entries, list[str]]:
+def queue(
+    passes: Passes, *, active: bool = True, arrivals: Arrivals | None = None
+) -> tuple[WorkQueue, Entries, list[str]]:
     outcomes: list[str] = []
     schedule = Schedule(30, 0.1, 0.01, 0.02, rand=lambda: 1.0)
     entries = Entries(lambda: 100.0)
@@ -52,6 +55,7 @@ def queue(passes: Passes, *, active: bool = True) -> tuple[WorkQueue, Entries, l
         entries,
         passes,
         schedule,
+        arrivals or Arrivals(burst=20, window=2.0, max_wait=30.0),
         concurrency=2,
         on_pass=lambda _key, _seconds, outcome: outcomes.append(outcome),
         logger=LOG,
@@ -168,8 +172,9 @@ def resyncing(passes: Passes) -> tuple[WorkQueue, Entries]:
     """A queue with one lane, a 0.2 s resync (no jitter) and entries due at once."""
     schedule = Schedule(0.2, 0.1, 0.01, 0.02, rand=lambda: 0.5)
     entries = Entries(lambda: 0.0)
+    arrivals = Arrivals(burst=20, window=2.0, max_wait=30.0)
     work = WorkQueue(
-        entries, passes, schedule, concurrency=1, on_pass=lambda *_: None, logger=LOG,
+        entries, passes, schedule, arrivals, concurrency=1, on_pass=lambda *_: None, logger=LOG,
         clock=lambda: 0.0,
     )  # fmt: skip
     return work, entries
@@ -299,3 +304,86 @@ async def test_resync_does_not_queue_a_second_pass_behind_a_queued_one() -> None
     passes.gate.set()
     await idle(work)
     assert passes.calls == [(A, True)]  # ...by the pass already queued
+
+
+# --- giving way to a burst of new TaskApis (arrivals.py) ------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def bursty(clock: Clock, max_wait: float = 30.0) -> Arrivals:
+    """3 arrivals within 1 s are a burst; its watcher re-checks every few milliseconds."""
+
+    async def sleep(_: float) -> None:
+        await asyncio.sleep(0.01)
+
+    return Arrivals(burst=3, window=1.0, max_wait=max_wait, clock=clock, sleep=sleep)
+
+
+def arrive(work: WorkQueue, entries: Entries, names: list[str]) -> list[Key]:
+    keys = []
+    for name in names:
+        key, _ = entries.remember(body(name))
+        work.kick(key, full=True, new=True)
+        keys.append(key)
+    return keys
+
+
+async def test_first_passes_of_a_burst_wait_until_the_arrivals_calm_down() -> None:
+    clock, passes = Clock(), Passes()
+    arrivals = bursty(clock)
+    work, entries, _ = queue(passes, arrivals=arrivals)
+    keys = arrive(work, entries, ["a", "b", "c"])
+    assert arrivals.bursting()
+    await asyncio.sleep(0.2)
+    assert passes.calls == []  # still arriving: the writer has the apiserver
+    work.kick(keys[0], full=False)  # a status pass is no first pass: it goes
+    await asyncio.sleep(0.2)
+    assert passes.calls == [(keys[0], False)]
+    clock.now = 1.5  # no arrival for longer than the window: the burst is over
+    await idle(work)
+    assert sorted(passes.calls[1:]) == [(k, True) for k in keys]
+    assert arrivals.waited_seconds == pytest.approx(3 * 1.5)
+
+
+async def test_a_lone_new_taskapi_and_a_trickle_are_passed_at_once() -> None:
+    clock, passes = Clock(), Passes()
+    arrivals = bursty(clock)
+    work, entries, _ = queue(passes, arrivals=arrivals)
+    for i, name in enumerate(["a", "b", "c", "d"]):
+        clock.now = 0.6 * i  # 3 arrivals never within 1 s
+        arrive(work, entries, [name])
+        await idle(work)
+        assert len(passes.calls) == i + 1
+    assert arrivals.waited_seconds == 0.0
+
+
+async def test_a_first_pass_waits_at_most_max_wait_for_a_burst_that_goes_on() -> None:
+    clock, passes = Clock(), Passes()
+    arrivals = bursty(clock, max_wait=0.1)  # the clock stands still: the burst never ends
+    work, entries, _ = queue(passes, arrivals=arrivals)
+    keys = arrive(work, entries, ["a", "b", "c"])
+    await idle(work, 0.4)
+    assert arrivals.bursting()
+    assert sorted(passes.calls) == [(k, True) for k in keys]
+    await arrivals.close()
+
+
+async def test_losing_leadership_releases_first_passes_waiting_for_a_burst() -> None:
+    clock, passes = Clock(), Passes()
+    arrivals = bursty(clock)
+    work, entries, _ = queue(passes, arrivals=arrivals)
+    arrive(work, entries, ["a", "b", "c"])
+    await asyncio.sleep(0.1)
+    await work.deactivate()
+    assert work.pending() == 0
+    assert passes.calls == []
+    await work.activate()  # the new leader's passes: known TaskApis, not arrivals
+    await idle(work)
+    assert len(passes.calls) == 3
