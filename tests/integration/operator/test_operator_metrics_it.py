@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -34,6 +36,7 @@ def test_metrics_exist_and_move(
         "taskapi_operator_leader",
         "taskapi_operator_probe_age_seconds",  # status keeps no probe heartbeat: this does
         "taskapi_operator_api_throttled_seconds_total",  # the client-side rate limit
+        "taskapi_operator_burst_wait_seconds_total",  # first passes giving way to a burst
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",
     ):
@@ -64,3 +67,25 @@ def test_metrics_exist_and_move(
     )
     assert operator.get("/livez") == (200, "ok\n")
     assert operator.get("/readyz") == (200, "leader\n")
+
+
+def test_a_burst_of_new_taskapis_waits_for_its_end_then_is_reconciled(
+    cluster: Cluster, namespace: str, taskapi_operator: RunningOperator
+) -> None:
+    """30 TaskApis created at once (concurrent POSTs: well within the 20-in-2-s burst on any
+    machine) are first passed only once the arrivals calm down (arrivals.py), then all are."""
+    operator = taskapi_operator
+    waited = "taskapi_operator_burst_wait_seconds_total"
+    before = total(scrape(operator), waited)
+    path = f"/apis/taskapi.io/v1alpha1/namespaces/{namespace}/taskapis"
+    bodies = [sample(f"burst-{i:02d}") for i in range(30)]
+    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+        list(pool.map(lambda body: cluster.request("POST", path, body), bodies))
+
+    def all_reconciled() -> bool | None:
+        listed = cluster.request("GET", path)["items"]
+        done = [t for t in listed if (t.get("status") or {}).get("observedGeneration")]
+        return True if len(done) == len(bodies) else None
+
+    wait_for(all_reconciled, 120, "every TaskApi of the burst reconciled", operator)
+    assert total(scrape(operator), waited) > before  # their first passes did wait
