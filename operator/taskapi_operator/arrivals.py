@@ -74,8 +74,10 @@ class Arrivals:
         started = self._clock()
         left = arrived_at + self._max_wait - started
         if left > 0:
+            # no task per waiter (wait_for would wrap each in one): 1000 of them wait at once
             with contextlib.suppress(TimeoutError):  # waited long enough: the burst goes on
-                await asyncio.wait_for(self._calm.wait(), timeout=left)
+                async with asyncio.timeout(left):
+                    await self._calm.wait()
         self.waited_seconds += self._clock() - started
 
     async def close(self) -> None:
