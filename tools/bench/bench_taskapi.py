@@ -7,8 +7,10 @@
   (d) FastAPI + redis-py directly, no Dapr
 
 Default, the sustained mode (tools/bench/sustained.py): each subject under --clients
-closed-loop clients for --duration seconds (60), create -> get -> complete, measured end
-to end at notification-service: cycles/s, completions/s end to end, drain time, lost and
+closed-loop clients for --duration seconds (60), create -> get -> complete, in --rounds
+rounds (2) whose order alternates and whose figures are pooled (tools/bench/rounds.py: the
+machine's speed drifts between subjects run minutes apart), measured end to end at
+notification-service: cycles/s, completions/s end to end, drain time, lost and
 duplicate notifications, CPU per cycle and RSS of every process, GET and create latency.
 
 --burst adds the short burst phases (each client a bounded number of cycles, 1 and 8
@@ -17,7 +19,8 @@ round trips per operation (daprd's API log) and, for the Task API, create throug
 first-list-page latency with 1k and 100k tasks stored. Every loop is bounded in count and
 time; targets are printed beside the numbers, never asserted.
 
-    scripts/bench.sh [--duration S] [--clients N] [--only c,a,b,d] [--burst [--cycles N] ...]
+    scripts/bench.sh [--duration S] [--clients N] [--rounds R] [--only c,a,b,d]
+                     [--burst [--cycles N] ...]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import load
+import rounds
 import roundtrips
 import seeding
 import settle
@@ -298,16 +302,23 @@ def run(args: argparse.Namespace) -> int:
                         flush=True,
                     )
 
-            steady: list[sustained.Sustained] = []
-            for key in _order(args.only):
-                with factories[key]() as subject:
-                    print(f"\n-- {subject.name}: sustained, {args.clients} clients", flush=True)
-                    steady.append(
-                        sustained.measure(subject, args.clients, args.duration, args.drain_seconds)
-                    )
-                    sustained.report(steady[-1:], args.duration)
-            if steady:
-                sustained.report(steady, args.duration)
+            steady: dict[str, list[sustained.Sustained]] = {k: [] for k in _order(args.only)}
+            for index in range(args.rounds):
+                for key in rounds.order("".join(steady), index):
+                    with factories[key]() as subject:
+                        print(
+                            f"\n-- {subject.name}: sustained, {args.clients} clients, "
+                            f"round {index + 1} of {args.rounds}",
+                            flush=True,
+                        )
+                        got = sustained.measure(
+                            subject, args.clients, args.duration, args.drain_seconds
+                        )
+                        steady[key].append(got)
+                        sustained.report([got], args.duration)
+            if args.rounds:
+                sustained.report([rounds.pool(runs) for runs in steady.values()], args.duration)
+                rounds.report(steady)
             if not args.burst:
                 return 0
             results: dict[str, Measured] = {}
@@ -332,6 +343,12 @@ def main() -> int:
         "--duration", type=float, default=60, help="seconds of sustained load (max 1800)"
     )
     parser.add_argument("--clients", type=int, default=8, help="sustained clients (max 64)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="sustained rounds, the subjects' order reversed each round; figures pooled (max 6)",
+    )
     parser.add_argument(
         "--drain-seconds",
         type=float,
@@ -365,6 +382,7 @@ def main() -> int:
     args.cycles = max(1, min(args.cycles, 1000))
     args.duration = max(1.0, min(args.duration, 1800.0))
     args.clients = max(1, min(args.clients, 64))
+    args.rounds = max(0, min(args.rounds, 6))
     args.drain_seconds = max(10.0, min(args.drain_seconds, 1800.0))
     args.scale = max(args.small, min(args.scale, 200_000))
     args.seed_seconds = min(args.seed_seconds, 1800)
