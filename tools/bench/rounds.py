@@ -54,7 +54,8 @@ def pool(runs: list[Sustained]) -> Sustained:
     for name in last.cpu_ms:  # per cycle: weighted by each round's cycles
         out.cpu_ms[name] = sum(r.cpu_ms.get(name, 0.0) * r.cycles for r in runs) / done
     out.generator_ms = sum(r.generator_ms * r.cycles for r in runs) / done
-    out.rss_before, out.rss_after = first.rss_before, last.rss_after
+    # memory of one process's life: every round starts its subject afresh
+    out.rss_before, out.rss_warm, out.rss_after = last.rss_before, last.rss_warm, last.rss_after
     out.get_p50 = statistics.median(r.get_p50 for r in runs)
     out.load_before, out.load_after = first.load_before, last.load_after
     out.steal_pct = sum(r.steal_pct * r.seconds for r in runs) / max(out.seconds, 1e-9)
