@@ -72,7 +72,7 @@ def test_metrics_exist_and_move(
 def test_a_burst_of_new_taskapis_waits_for_its_end_then_is_reconciled(
     cluster: Cluster, namespace: str, taskapi_operator: RunningOperator
 ) -> None:
-    """30 TaskApis created at once (concurrent POSTs: well within the 20-in-2-s burst on any
+    """30 TaskApis created at once (concurrent POSTs: well within the 10-in-5-s burst on any
     machine) are first passed only once the arrivals calm down (arrivals.py), then all are."""
     operator = taskapi_operator
     waited = "taskapi_operator_burst_wait_seconds_total"
