@@ -63,8 +63,10 @@ class Arrivals:
         return now
 
     async def _watch(self) -> None:
-        while self.bursting():  # ends: bursting() is False once ``window`` has no arrivals
-            await self._sleep(self._window / 4)
+        # Sleeps until the oldest of the last ``burst`` arrivals leaves the window, then looks
+        # again (arrivals since may have moved it on): one wake-up per look, none to spare.
+        while self.bursting():
+            await self._sleep(max(0.0, self._recent[0] + self._window - self._clock()))
         self._calm.set()
 
     async def settle(self, arrived_at: float) -> None:

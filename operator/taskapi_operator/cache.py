@@ -8,8 +8,8 @@ mistakes "not listed yet" for "absent". A pass reads these instead of GETting an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
 
 from taskapi_operator import names
 from taskapi_operator.compact import compact
@@ -17,14 +17,19 @@ from taskapi_operator.names import Kind
 
 # Fields dropped from cached objects: large and never read.
 _DROPPED_METADATA = ("managedFields",)
-COMPONENTS_BY_NAME = "components_by_name"
-# The kinds watched in full (names.WATCHED_IN_FULL), each indexed by (namespace, name).
-BY_NAME = {names.COMPONENTS: COMPONENTS_BY_NAME, names.RESILIENCIES: "resiliencies_by_name"}
 
 
 def index_id(kind: Kind) -> str:
     """The kopf index (and handler kwarg) holding ``kind`` by instance."""
     return f"cached_{kind.plural}"
+
+
+def named_index_id(kind: Kind) -> str:
+    """The kopf index (and handler kwarg) holding a kind watched in full by (namespace, name)."""
+    return f"{kind.plural}_by_name"
+
+
+COMPONENTS_BY_NAME: Final = named_index_id(names.COMPONENTS)
 
 
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,6 +143,15 @@ def name_only(body: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {key: {"metadata": {"name": key[1], "namespace": key[0]}}}
 
 
+NamedIndex = Callable[[Mapping[str, Any]], dict[tuple[str, str], dict[str, Any]]]
+# The kinds watched in full (names.WATCHED_IN_FULL), each indexed by (namespace, name) by the
+# function that keeps what a pass reads of it: a Component what a reference reads, the others
+# only that the name is taken. The operator's watches and the unit tests' fake both use this.
+BY_NAME: Final[dict[Kind, NamedIndex]] = {
+    kind: by_name if kind == names.COMPONENTS else name_only for kind in names.WATCHED_IN_FULL
+}
+
+
 def _values(index: Mapping[Any, Iterable[Any]] | None, key: tuple[str, str]) -> list[Any]:
     if index is None:
         return []
@@ -168,7 +182,7 @@ class Caches:
         """No object of this name exists, as far as a watch that sees every object of the
         kind can tell: names.WATCHED_IN_FULL only (the other kinds' watches see only what the
         operator labelled, so a miss there may be someone else's object: only a GET tells)."""
-        index = BY_NAME.get(kind)
-        if index is None or index not in self._indices:
+        index = named_index_id(kind)
+        if kind not in BY_NAME or index not in self._indices:
             return False  # not such a kind, or its watch is not listed yet
         return not _values(self._indices[index], (namespace, name))

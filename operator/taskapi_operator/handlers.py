@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from taskapi_operator import cache, names, runtime
-from taskapi_operator.entries import Key
+from taskapi_operator.entries import Key, key_of
 from taskapi_operator.runtime import Runtime
 from taskapi_operator.settings import OperatorSettings
 
@@ -45,7 +45,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     # No kopf peering (priority-based, not one-active): replica.py elects a leader on a Lease.
     settings.peering.standalone = True
     indices = {k: v for k, v in kwargs.items() if k.startswith("cached_")}
-    indices |= {index: kwargs[index] for index in cache.BY_NAME.values()}
+    indices |= {
+        cache.named_index_id(kind): kwargs[cache.named_index_id(kind)] for kind in cache.BY_NAME
+    }
     memo["runtime"] = await runtime.start(settings, indices, ours, logger)
     logger.info(
         "Started field_manager=%s probe_port=%d resync=%ss namespaces=%s",
@@ -85,9 +87,9 @@ async def taskapi_changed(type: str | None, body: kopf.Body, memo: kopf.Memo, **
     running: Runtime = memo["runtime"]
     if type == "DELETED":
         # Children go with it through their ownerReferences (garbage collection).
-        running.entries.forget((body["metadata"]["namespace"], body["metadata"]["name"]))
+        running.entries.forget(key_of(body))
         return
-    new = (body["metadata"]["namespace"], body["metadata"]["name"]) not in running.entries
+    new = key_of(body) not in running.entries
     key, full = running.entries.remember(dict(body))
     if full:
         # never reconciled by anyone (no status): an arrival, which may be part of a burst
@@ -127,12 +129,11 @@ async def _index_pod_by_instance(body: kopf.Body, **_: Any) -> Any:
     return cache.pod_by_instance(body)
 
 
-async def _index_by_name(body: kopf.Body, **_: Any) -> Any:
-    return cache.by_name(body)
+def _index_named(pick: cache.NamedIndex) -> Any:
+    async def index(body: kopf.Body, **_: Any) -> Any:
+        return pick(body)
 
-
-async def _index_name_only(body: kopf.Body, **_: Any) -> Any:
-    return cache.name_only(body)
+    return index
 
 
 _MANAGED = {names.LABEL_MANAGED_BY: names.MANAGER}
@@ -146,9 +147,9 @@ for _kind in names.CHILD_KINDS:
 kopf.index(names.PODS.group, names.PODS.version, names.PODS.plural, id=cache.index_id(names.PODS))(
     _index_pod_by_instance
 )
-for _kind, _index in cache.BY_NAME.items():
-    kopf.index(_kind.group, _kind.version, _kind.plural, id=_index)(
-        _index_by_name if _kind == names.COMPONENTS else _index_name_only
+for _kind, _pick in cache.BY_NAME.items():
+    kopf.index(_kind.group, _kind.version, _kind.plural, id=cache.named_index_id(_kind))(
+        _index_named(_pick)
     )
 
 

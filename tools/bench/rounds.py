@@ -42,7 +42,6 @@ def pool(runs: list[Sustained]) -> Sustained:
         out.notified_in_load += run.notified_in_load
         out.lost += run.lost
         out.duplicates += run.duplicates
-        out.acked.update(run.acked)
         if run.result is not None:
             out.result.done += run.result.done
             out.result.errors += run.result.errors
@@ -62,10 +61,6 @@ def pool(runs: list[Sustained]) -> Sustained:
     return out
 
 
-def _e2e(run: Sustained) -> float:
-    return run.e2e_rate
-
-
 def report(by_subject: dict[str, list[Sustained]]) -> None:
     """Each round's end-to-end ratio of every Task API subject to the seed's, and a flag
     where the machine moved it."""
@@ -77,7 +72,7 @@ def report(by_subject: dict[str, list[Sustained]]) -> None:
         if not runs[0].name.startswith("Task API"):
             continue
         pairs = list(zip(runs, seed, strict=True))
-        ratios = [_e2e(r) / _e2e(s) if _e2e(s) > 0 else math.nan for r, s in pairs]
+        ratios = [r.e2e_rate / s.e2e_rate if s.e2e_rate > 0 else math.nan for r, s in pairs]
         steal = [abs(r.steal_pct - s.steal_pct) for r, s in pairs]
         middle = statistics.median(ratios)
         spread = (max(ratios) - min(ratios)) / middle if middle > 0 else math.inf

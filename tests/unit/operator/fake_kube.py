@@ -177,9 +177,8 @@ class World:
                 keyed = cache.by_instance(body) if plural == kind.plural else None
                 for key, value in (keyed or {}).items():
                     index.setdefault(key, []).append(value)
-        for kind, index in cache.BY_NAME.items():
-            named = self.indices.setdefault(index, {})
-            pick = cache.by_name if kind == names.COMPONENTS else cache.name_only
+        for kind, pick in cache.BY_NAME.items():
+            named = self.indices.setdefault(cache.named_index_id(kind), {})
             for (plural, _, _), body in self.kube.objects.items():
                 if plural == kind.plural:
                     for key, value in pick(body).items():

@@ -25,7 +25,7 @@ async def test_children_and_pods_are_filtered_on_the_server_and_listed_in_pages(
     settings = kopf.OperatorSettings()
     memo = kopf.Memo()
     indices: dict[str, Any] = {cache.index_id(k): {} for k in (*names.CHILD_KINDS, names.PODS)}
-    indices |= {index: {} for index in cache.BY_NAME.values()}
+    indices |= {cache.named_index_id(kind): {} for kind in cache.BY_NAME}
     await handlers.configure(settings=settings, memo=memo, **indices)
     try:
         collect = settings.watching.label_selectors.collect
