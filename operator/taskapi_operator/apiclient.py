@@ -3,7 +3,12 @@ helpers: the credentials kopf's watches use, and no private API of kopf (kube.py
 verbs over it).
 
 One aiohttp session, async end to end, no retries of its own: the work queue decides what is
-transient and when to retry. A 401 (a rotated service-account token, an expired exec
+transient and when to retry. Its connections are capped (``connections``): aiohttp speaks
+HTTP/1.1, one request per connection, where client-go multiplexes every request over one
+HTTP/2 connection; uncapped, a mass create's concurrent applies opened ~100 TLS connections
+to the apiserver, each with a 256 KiB read buffer and OpenSSL's state, held for good in the
+operator's resident memory (docs/benchmarks.md). Requests beyond the cap wait for a free
+connection, within the request timeout. A 401 (a rotated service-account token, an expired exec
 credential) logs in again once and repeats the request.
 """
 
@@ -64,10 +69,12 @@ class ApiClient:
         settings: kopf.OperatorSettings,
         logger: logging.Logger,
         *,
+        connections: int,
         login: Login = login,
     ) -> None:
         self._settings = settings
         self._logger = logger
+        self._connections = connections
         self._login = login
         self._session: aiohttp.ClientSession | None = None
         self._server = ""
@@ -78,7 +85,7 @@ class ApiClient:
             self._server = info.server.rstrip("/")
             networking = self._settings.networking
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ssl=info.as_ssl_context()),
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=info.as_ssl_context()),
                 headers={"User-Agent": "taskapi-operator", **info.as_http_headers()},
                 timeout=aiohttp.ClientTimeout(
                     total=networking.request_timeout, sock_connect=networking.connect_timeout

@@ -64,7 +64,7 @@ async def start(
 ) -> Runtime:
     registry = metrics.registry()
     series = metrics.Metrics(registry)
-    client = ApiClient(kopf_settings, logger)
+    client = ApiClient(kopf_settings, logger, connections=settings.api_connections)
     kube = Kube(
         client,
         settings.field_manager,

@@ -62,6 +62,9 @@ class OperatorSettings(BaseSettings):
     # (docs/benchmarks.md: 1.2-1.5x, all Ready in 159-179 s at N=1000).
     api_qps: float = Field(default=100.0, ge=0)
     api_burst: int = Field(default=200, ge=1)
+    # Connections to the API server at once (apiclient.py; kopf's watches have their own):
+    # at api_qps 100 and ~0.1-0.3 s per request under load, 10-30 requests are in flight.
+    api_connections: int = Field(default=32, ge=1)
     # A mass create has the apiserver first (arrivals.py): while TaskApis arrive in a burst
     # (arrival_burst of them within arrival_window_seconds), a new one's first pass waits
     # for the burst to end, at most arrival_max_wait_seconds after it arrived (0: never).

@@ -3,6 +3,7 @@ the API's Status message on errors, no answer as status 0, and one new login on 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 
@@ -43,7 +44,7 @@ async def test_requests_errors_and_a_new_login_on_401() -> None:
             logins.append(tokens[-1])
             return kopf.ConnectionInfo(server=str(server.make_url("/")), token=tokens[-1])
 
-        client = ApiClient(kopf.OperatorSettings(), LOG, login=login)
+        client = ApiClient(kopf.OperatorSettings(), LOG, connections=4, login=login)
         try:
             status, answer = await client.request("POST", "/api/v1/x", body={"a": 1})
             assert (status, answer) == (200, {"method": "POST", "body": '{"a": 1}'})
@@ -73,7 +74,7 @@ async def test_no_answer_is_status_zero() -> None:
     def login(_settings: kopf.OperatorSettings, _logger: logging.Logger) -> kopf.ConnectionInfo:
         return kopf.ConnectionInfo(server=f"http://127.0.0.1:{port}")
 
-    client = ApiClient(kopf.OperatorSettings(), LOG, login=login)
+    client = ApiClient(kopf.OperatorSettings(), LOG, connections=4, login=login)
     try:
         with pytest.raises(ApiError) as raised:
             await client.request("GET", "/api/v1/x")
@@ -81,3 +82,39 @@ async def test_no_answer_is_status_zero() -> None:
         assert "GET /api/v1/x" in raised.value.message
     finally:
         await client.close()
+
+
+async def test_requests_beyond_the_connection_cap_wait_for_a_free_connection() -> None:
+    in_flight, peers = 0, set()
+    three, more = asyncio.Event(), asyncio.Event()
+    release = asyncio.Event()
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal in_flight
+        in_flight += 1
+        (three if in_flight == 3 else more if in_flight > 3 else asyncio.Event()).set()
+        peers.add(request.transport.get_extra_info("peername") if request.transport else None)
+        await release.wait()
+        in_flight -= 1
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    async with TestServer(app) as server:
+
+        def login(_settings: kopf.OperatorSettings, _logger: logging.Logger) -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server=str(server.make_url("/")))
+
+        client = ApiClient(kopf.OperatorSettings(), LOG, connections=3, login=login)
+        try:
+            calls = [asyncio.create_task(client.request("GET", f"/api/v1/{i}")) for i in range(10)]
+            await asyncio.wait_for(three.wait(), 10)
+            # the other seven do not reach the server while the three are held
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(more.wait(), 0.5)
+            release.set()
+            assert [status for status, _ in await asyncio.gather(*calls)] == [200] * 10
+            assert not more.is_set()
+            assert len(peers) == 3  # the same three connections served all ten
+        finally:
+            await client.close()
