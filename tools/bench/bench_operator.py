@@ -40,6 +40,7 @@ from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import CLIENT_QPS, Cluster
 from harness.operator_stack import CRD, RunningOperator, running_operator
 from harness.ports import free_port
+from harness.process import exit_on_sigterm
 from taskapi_operator.settings import OperatorSettings
 
 USER = "taskapi-operator-bench"
@@ -204,6 +205,7 @@ class Bench:
 
 def main() -> None:
     args = parse()
+    exit_on_sigterm()
     limit = "none" if args.api_qps <= 0 else f"qps={args.api_qps:g} burst={args.api_burst}"
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
         workdir = Path(tmp)

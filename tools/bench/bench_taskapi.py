@@ -45,6 +45,7 @@ import sustained
 
 from harness.dapr import write_configuration
 from harness.postgres import PostgresServer
+from harness.process import exit_on_sigterm
 from harness.redis import RedisServer
 from harness.waiting import eventually
 
@@ -379,6 +380,7 @@ def main() -> int:
     parser.add_argument("--keep", help="work (and log) directory to keep, instead of a temp one")
     parser.add_argument("--only", default="a,b,c,d", help="subjects to run (a,b,c,d)")
     args = parser.parse_args()
+    exit_on_sigterm()
     args.cycles = max(1, min(args.cycles, 1000))
     args.duration = max(1.0, min(args.duration, 1800.0))
     args.clients = max(1, min(args.clients, 64))

@@ -24,6 +24,7 @@ import subjects
 
 from harness.dapr import write_configuration
 from harness.postgres import PostgresServer
+from harness.process import exit_on_sigterm
 from harness.redis import RedisServer
 
 IDLE_SECONDS = 10
@@ -80,6 +81,7 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=200, help="per client (max 1000)")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    exit_on_sigterm()
     cycles = max(1, min(args.cycles, 1000))
     with tempfile.TemporaryDirectory(prefix="taskapi-cpucost-") as tmp:
         work = Path(tmp)

@@ -20,6 +20,7 @@ import sustained
 
 from harness.dapr import write_configuration
 from harness.postgres import PostgresServer
+from harness.process import exit_on_sigterm
 from harness.redis import RedisServer
 
 PROFILED = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="taskapi-pgprofile-") as tmp:
         work = Path(tmp)
         config = write_configuration(work / "dapr" / "config.yaml", work / "dapr" / "names.db")
