@@ -1,15 +1,12 @@
 """Console entry point `notification-service`: serve it with uvicorn."""
 
-from dapr_sidecar import logs
-from dapr_sidecar.serving import serve
+from dapr_sidecar import serving
 from notifier.main import create_app
 from notifier.settings import get_settings
 
 
 def main() -> None:
-    settings = get_settings()
-    logs.configure(settings.log_level, settings.log_format)
-    serve(create_app(settings), settings.host, settings.port, access_log=settings.access_log)
+    serving.main(get_settings, create_app)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any, Self
 import yaml
 
 from harness import binaries
+from harness.lifecycle import Started
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 
@@ -40,7 +41,7 @@ def write_configuration(path: Path, name_db: Path, *, name: str = "daprconfig") 
     return path
 
 
-class Daprd:
+class Daprd(Started):
     """One sidecar. ``listen_ip`` may be any 127.x address (e.g. a kwok pod IP)."""
 
     def __init__(
@@ -157,12 +158,6 @@ class Daprd:
         if self._proc is not None:
             self._proc.stop()
             self._proc = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _status(url: str) -> int:

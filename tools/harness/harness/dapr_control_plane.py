@@ -32,6 +32,7 @@ import yaml
 
 from harness import binaries
 from harness.kube import Cluster, ClusterOptions
+from harness.lifecycle import Started
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 from harness.repo import REPO
@@ -255,7 +256,7 @@ def _healthy(port: int) -> bool:
         return False
 
 
-class DaprControlPlane:
+class DaprControlPlane(Started):
     """Sentry + sidecar injector on ``cluster`` (which needs ``endpoint_routing``).
 
     ``start()`` returns once a server-side dry-run of an annotated pod comes back with the
@@ -339,12 +340,6 @@ class DaprControlPlane:
                 check=False,
             )
             self._stand_in_pod = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def logs(self) -> dict[str, Path]:

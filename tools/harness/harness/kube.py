@@ -25,6 +25,7 @@ from typing import Any, Self
 import yaml
 
 from harness import binaries, cluster_dns, kubeconfig, node, node_images, node_network, numbers, pki
+from harness.lifecycle import Started
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 from harness.repo import REPO
@@ -121,7 +122,7 @@ class KubectlError(subprocess.CalledProcessError):
         return f"{super().__str__()}: {(self.stderr or '').strip()[-2000:]}"
 
 
-class Cluster:
+class Cluster(Started):
     """Start with ``Cluster(workdir).start()``; ``stop()`` leaves no process behind."""
 
     def __init__(self, workdir: Path, options: ClusterOptions | None = None) -> None:
@@ -183,12 +184,6 @@ class Cluster:
         """Hold an exclusive lock on one cluster number for as long as this cluster runs."""
         self.number, self._cidr_lock = numbers.claim()
         return f"127.{self.number}.0.0/16"
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- users ---------------------------------------------------------------------------
 

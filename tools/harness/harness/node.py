@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Self
 
 from harness import binaries, node_network
+from harness.lifecycle import Started
 from harness.node_network import NodeAddresses
 from harness.process import Process, ProcessError, log_tail
 
@@ -74,7 +75,7 @@ def cgroup_hierarchies() -> list[Path]:
 UNIX_PATH_MAX = 107  # sun_path's 108 bytes, the terminating NUL included
 
 
-class RealNode:
+class RealNode(Started):
     """``RealNode(addr, workdir, ...).start()`` brings the node to Ready; ``stop()`` removes it.
 
     The network namespace must exist already (the apiserver listens on its veth's host end).
@@ -150,12 +151,6 @@ class RealNode:
         if init is not None:
             init.stop(timeout=20)
         teardown(self.addr, self.cgroup, keep_netns=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- images --------------------------------------------------------------------------
 

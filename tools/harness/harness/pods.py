@@ -20,6 +20,7 @@ import yaml
 
 from harness.dapr import Daprd
 from harness.kube import Cluster
+from harness.lifecycle import Started
 from harness.process import Process
 
 DAPR_HTTP_PORT = 3500
@@ -70,7 +71,7 @@ def export_components(cluster: Cluster, namespace: str, app_id: str, directory: 
     return directory
 
 
-class PodProcesses:
+class PodProcesses(Started):
     """The app + daprd of one pod. ``app_argv`` is what the pod's image would run."""
 
     def __init__(
@@ -144,9 +145,3 @@ class PodProcesses:
             self.daprd.stop()
         if self.app is not None:
             self.app.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -25,6 +25,7 @@ from typing import Any, Self
 
 import yaml
 
+from harness.lifecycle import Started
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 
@@ -55,7 +56,7 @@ def bin_dir() -> Path:
     return Path(found).parent
 
 
-class PostgresServer:
+class PostgresServer(Started):
     """One server with one database, ``user`` trusted on loopback (no password)."""
 
     def __init__(
@@ -199,14 +200,7 @@ class PostgresServer:
                 "-t",
                 "-v",
                 "ON_ERROR_STOP=1",
-                "-h",
-                self.host,
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                database or self.database,
+                *self._client_args(database or self.database),
                 "-c",
                 statement,
             ],
@@ -230,32 +224,23 @@ class PostgresServer:
             shutil.rmtree(self._owned_tmp, ignore_errors=True)
             self._owned_tmp = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- internals ----------------------------------------------------------------------
     def _ready(self) -> bool:
         result = subprocess.run(
             [
                 str(self._bin / "pg_isready"),
                 "-q",
-                "-h",
-                self.host,
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                "postgres",
+                *self._client_args("postgres"),
             ],
             capture_output=True,
             timeout=10,
             check=False,
         )
         return result.returncode == 0
+
+    def _client_args(self, database: str) -> list[str]:
+        """psql's and pg_isready's way to this server, as this user, to ``database``."""
+        return ["-h", self.host, "-p", str(self.port), "-U", self.user, "-d", database]
 
     def _as_owner(self, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
         """argv, run as the ``postgres`` account when we are root (PostgreSQL refuses root)."""

@@ -10,8 +10,9 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
+
+from harness.lifecycle import Started
 
 _KILL_REAP_SECONDS = 60
 
@@ -34,7 +35,7 @@ def log_tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-class Process:
+class Process(Started):
     """One started program. Output goes to ``log_path``; stop() never leaves it behind."""
 
     def __init__(
@@ -114,17 +115,6 @@ class Process:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def terminate(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:

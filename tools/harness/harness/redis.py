@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 from typing import Self
 
+from harness.lifecycle import Started
 from harness.ports import LOOPBACK, free_port
 from harness.process import Process
 
@@ -21,7 +22,7 @@ def ping(host: str, port: int) -> bool:
         return sock.recv(64).startswith(b"+PONG")
 
 
-class RedisServer:
+class RedisServer(Started):
     def __init__(self, workdir: Path, host: str = LOOPBACK) -> None:
         self.workdir = workdir
         self.host = host
@@ -71,9 +72,3 @@ class RedisServer:
         if self._proc is not None:
             self._proc.stop()
             self._proc = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
