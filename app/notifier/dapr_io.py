@@ -9,7 +9,7 @@ import logging
 from dapr.clients.grpc._state import Concurrency, StateOptions
 
 from dapr_sidecar import CachedSecret, SidecarCalls, SidecarConnection
-from notifier.claims import Claim
+from notifier.claims import Claim, SentMark, claim_key, sent_key
 from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,35 @@ class DaprIO:
         if not resp.data:
             return None
         return Claim.model_validate_json(resp.data), resp.etag
+
+    async def look(self, event_id: str) -> tuple[tuple[Claim, str] | None, bool]:
+        """The event's claim with its ETag, and whether it is marked sent: one bulk read."""
+        store, keys = self._settings.state_store, [claim_key(event_id), sent_key(event_id)]
+        resp = await self._state.call(
+            f"reading {keys!r} in state store {store!r}",
+            lambda c: c.get_bulk_state(store, keys, parallelism=len(keys)),
+        )
+        found = {item.key: item for item in resp.items if item.data and not item.error}
+        errors = [item.error for item in resp.items if item.error]
+        if errors:
+            raise StateUnavailableError(f"reading {keys!r} in state store {store!r}: {errors[0]}")
+        claim = found.get(keys[0])
+        claimed = None if claim is None else (Claim.model_validate_json(claim.data), claim.etag)
+        return claimed, keys[1] in found
+
+    async def mark_sent(self, mark: SentMark) -> None:
+        """Create the event's sent mark (first write, one call)."""
+        s, key = self._settings, sent_key(mark.event_id)
+        await self._state.call(
+            f"writing {key!r} in state store {s.state_store!r}",
+            lambda c: c.save_state(
+                s.state_store,
+                key,
+                mark.model_dump_json(),
+                options=StateOptions(concurrency=Concurrency.first_write),
+                state_metadata={"ttlInSeconds": str(s.claim_ttl_seconds)},
+            ),
+        )
 
     async def write_claim(self, key: str, claim: Claim, etag: str | None) -> None:
         """etag None: create only (first write); else replace exactly that version.

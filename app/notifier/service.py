@@ -4,7 +4,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from notifier.claims import Claim, ClaimState, Decision, claim_key, decide
+from notifier.claims import Claim, ClaimState, Decision, SentMark, claim_key, decide
 from notifier.dapr_io import ClaimTakenError, DaprIO, StateUnavailableError
 from notifier.models import NotifyRequest
 from notifier.recorder import Recorder
@@ -49,15 +49,16 @@ class Notifications:
             request.task_id,
             request.event_type,
         )
-        await self._mark_sent(key, mine)
+        await self._mark_sent(mine)
         return Outcome.SENT
 
     async def _take_over(self, key: str, mine: Claim) -> Outcome | None:
         """None when this replica now holds the claim; else why it must not send."""
-        existing = await self._io.read_claim(key)
+        existing, sent = await self._io.look(mine.event_id)
         if existing is None:
             return Outcome.BUSY  # expired or removed meanwhile: the redelivery decides
-        decision = decide(existing[0], mine.at, timedelta(seconds=self._settings.lease_seconds))
+        lease = timedelta(seconds=self._settings.lease_seconds)
+        decision = decide(existing[0], sent, mine.at, lease)
         if decision == Decision.DUPLICATE:
             log.info(
                 "Duplicate notification ignored event_id=%s task=%s", mine.event_id, mine.task_id
@@ -76,18 +77,16 @@ class Notifications:
             return Outcome.BUSY  # the redelivery will find the winner's claim
         return None
 
-    async def _mark_sent(self, key: str, mine: Claim) -> None:
-        """Best effort. A claim left pending (this fails, or the process dies before it)
+    async def _mark_sent(self, mine: Claim) -> None:
+        """Best effort. A claim left unmarked (this fails, or the process dies before it)
         is taken over after the lease: the one window where a notification can repeat.
 
-        Read, then write under the ETag: Dapr's Redis store refuses every write without the
-        ETag to a key a first write created (its script keeps a first-write flag: a last-write
-        write fails too, seen on daprd 1.17), and Dapr does not return the ETag of a write.
+        A key of its own, created in one call: replacing the claim would take a read for
+        its ETag first (Dapr returns none from a write, and its Redis store refuses a write
+        without one to a first-written key, last-write included: seen on daprd 1.17).
         """
-        sent = mine.model_copy(update={"state": ClaimState.SENT, "at": datetime.now(UTC)})
+        mark = SentMark(event_id=mine.event_id, by=mine.by, at=datetime.now(UTC))
         try:
-            claimed = await self._io.read_claim(key)
-            if claimed is not None and claimed[0] == mine:
-                await self._io.write_claim(key, sent, claimed[1])
-        except (ClaimTakenError, StateUnavailableError) as exc:
+            await self._io.mark_sent(mark)
+        except StateUnavailableError as exc:
             log.warning("Could not mark notification sent event_id=%s error=%s", mine.event_id, exc)

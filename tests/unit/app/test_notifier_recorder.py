@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from notifier.claims import Claim, ClaimState, Decision, claim_key, decide
+from notifier.claims import Claim, ClaimState, Decision, claim_key, decide, sent_key
 from notifier.models import NotifyRequest
 from notifier.recorder import Recorder
 
@@ -27,18 +27,27 @@ def _claim(state: ClaimState, age: timedelta) -> Claim:
     return Claim(event_id="e1", task_id="t1", state=state, by="r1", at=NOW - age)
 
 
-def test_a_sent_claim_is_a_duplicate_whatever_its_age() -> None:
-    assert decide(_claim(ClaimState.SENT, timedelta(0)), NOW, LEASE) == Decision.DUPLICATE
-    assert decide(_claim(ClaimState.SENT, timedelta(days=3)), NOW, LEASE) == Decision.DUPLICATE
+def test_a_marked_event_is_a_duplicate_whatever_its_claim_says() -> None:
+    for age in (timedelta(0), LEASE, timedelta(days=3)):  # fresh, expired lease, old
+        assert decide(_claim(ClaimState.PENDING, age), True, NOW, LEASE) == Decision.DUPLICATE
 
 
-def test_a_pending_claim_blocks_until_its_lease_runs_out() -> None:
-    assert decide(_claim(ClaimState.PENDING, timedelta(seconds=5)), NOW, LEASE) == Decision.BUSY
-    assert decide(_claim(ClaimState.PENDING, LEASE), NOW, LEASE) == Decision.TAKE_OVER
+def test_a_claim_written_sent_before_the_mark_existed_is_a_duplicate() -> None:
+    assert decide(_claim(ClaimState.SENT, timedelta(0)), False, NOW, LEASE) == Decision.DUPLICATE
+    assert decide(_claim(ClaimState.SENT, timedelta(days=3)), False, NOW, LEASE) == (
+        Decision.DUPLICATE
+    )
 
 
-def test_claims_are_keyed_by_event_id() -> None:
+def test_an_unmarked_claim_blocks_until_its_lease_runs_out() -> None:
+    fresh = _claim(ClaimState.PENDING, timedelta(seconds=5))
+    assert decide(fresh, False, NOW, LEASE) == Decision.BUSY
+    assert decide(_claim(ClaimState.PENDING, LEASE), False, NOW, LEASE) == Decision.TAKE_OVER
+
+
+def test_claims_and_marks_are_keyed_by_event_id() -> None:
     assert claim_key("e1") == "notification:e1"
+    assert sent_key("e1") == "notification-sent:e1"
 
 
 def test_recorder_lists_per_task() -> None:
