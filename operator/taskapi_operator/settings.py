@@ -59,7 +59,7 @@ class OperatorSettings(BaseSettings):
     # same settings, as client-go's event recorder. 0 turns it off. With the wait for a burst
     # of arrivals (below), the defaults keep a user's kubectl apply of 1000 TaskApis within 3x
     # of its time on an idle apiserver while slowing the operator's own first pass little
-    # (docs/benchmarks.md: 1.2-1.5x, all Ready in 159-179 s at N=1000).
+    # (docs/benchmarks.md: 1.05-1.5x, all Ready in 159-179 s at N=1000).
     api_qps: float = Field(default=100.0, ge=0)
     api_burst: int = Field(default=200, ge=1)
     # Connections to the API server at once (apiclient.py; kopf's watches have their own):
