@@ -7,10 +7,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Whole-suite coverage floor (lines + branches, coverage's "total"): the suite's figure,
-# rounded down (83.8% on 04f4069; the integration tests run the product in processes of its
+# rounded down (85.5% on 1987f9d; the integration tests run the product in processes of its
 # own, which coverage does not follow, so it equals the unit tests' figure). Never lower it to
 # make a change pass.
-suite_floor=83
+suite_floor=85
 
 scripts/setup.sh
 # one command per line: set -e ignores a failure on the left of &&
