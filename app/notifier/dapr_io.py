@@ -83,13 +83,18 @@ class DaprIO:
 
     async def mark_sent(self, mark: SentMark) -> None:
         """Create the event's sent mark (first write, one call)."""
-        s, key = self._settings, sent_key(mark.event_id)
+        await self._save(sent_key(mark.event_id), mark.model_dump_json(), None)
+
+    async def _save(self, key: str, value: str, etag: str | None) -> None:
+        """One first-write save with the claims' TTL (etag None: create only)."""
+        s = self._settings
         await self._state.call(
             f"writing {key!r} in state store {s.state_store!r}",
             lambda c: c.save_state(
                 s.state_store,
                 key,
-                mark.model_dump_json(),
+                value,
+                etag=etag,
                 options=StateOptions(concurrency=Concurrency.first_write),
                 state_metadata={"ttlInSeconds": str(s.claim_ttl_seconds)},
             ),
@@ -100,19 +105,8 @@ class DaprIO:
 
         Raises ClaimTakenError when another writer got there first.
         """
-        s = self._settings
         try:
-            await self._state.call(
-                f"writing {key!r} in state store {s.state_store!r}",
-                lambda c: c.save_state(
-                    s.state_store,
-                    key,
-                    claim.model_dump_json(),
-                    etag=etag,
-                    options=StateOptions(concurrency=Concurrency.first_write),
-                    state_metadata={"ttlInSeconds": str(s.claim_ttl_seconds)},
-                ),
-            )
+            await self._save(key, claim.model_dump_json(), etag)
         except StateUnavailableError:
             # A refused first write or a stale ETag comes back as an error like any other:
             # it was a lost race exactly when the stored claim is not the one we replaced.
