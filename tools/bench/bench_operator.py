@@ -38,9 +38,9 @@ from operator_load import NAMESPACE, say
 from harness import binaries
 from harness.dapr_control_plane import DaprControlPlane
 from harness.kube import CLIENT_QPS, Cluster
+from harness.lifecycle import exit_on_sigterm
 from harness.operator_stack import CRD, RunningOperator, running_operator
 from harness.ports import free_port
-from harness.process import exit_on_sigterm
 from taskapi_operator.settings import OperatorSettings
 
 USER = "taskapi-operator-bench"

@@ -44,8 +44,8 @@ import subjects
 import sustained
 
 from harness.dapr import write_configuration
+from harness.lifecycle import exit_on_sigterm
 from harness.postgres import PostgresServer
-from harness.process import exit_on_sigterm
 from harness.redis import RedisServer
 from harness.waiting import eventually
 

@@ -23,8 +23,8 @@ import settle
 import subjects
 
 from harness.dapr import write_configuration
+from harness.lifecycle import exit_on_sigterm
 from harness.postgres import PostgresServer
-from harness.process import exit_on_sigterm
 from harness.redis import RedisServer
 
 IDLE_SECONDS = 10

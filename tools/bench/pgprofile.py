@@ -19,8 +19,8 @@ import subjects
 import sustained
 
 from harness.dapr import write_configuration
+from harness.lifecycle import exit_on_sigterm
 from harness.postgres import PostgresServer
-from harness.process import exit_on_sigterm
 from harness.redis import RedisServer
 
 PROFILED = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}

@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -15,13 +14,6 @@ from typing import IO, Self
 from harness.lifecycle import Started
 
 _KILL_REAP_SECONDS = 60
-
-
-def exit_on_sigterm() -> None:
-    """Make SIGTERM (``kill``, a CI timeout) unwind the program like Ctrl-C, so the ``with``
-    blocks that started clusters, stores and sidecars stop them: by default SIGTERM ends
-    Python at once and leaves every child running."""
-    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 class ProcessError(RuntimeError):
