@@ -45,9 +45,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: 
     # No kopf peering (priority-based, not one-active): replica.py elects a leader on a Lease.
     settings.peering.standalone = True
     indices = {k: v for k, v in kwargs.items() if k.startswith("cached_")}
-    indices |= {
-        cache.named_index_id(kind): kwargs[cache.named_index_id(kind)] for kind in cache.BY_NAME
-    }
+    indices |= {index: kwargs[index] for index in map(cache.named_index_id, cache.BY_NAME)}
     memo["runtime"] = await runtime.start(settings, indices, ours, logger)
     logger.info(
         "Started field_manager=%s probe_port=%d resync=%ss namespaces=%s",
