@@ -1,13 +1,16 @@
 """What the event subscription has processed, per task: its dedup record and observable effect.
 
-At-least-once delivery becomes an exactly-once effect through ``record_once(event)``: the
-event id is written into the task's activity document under its store version, so of two
-concurrent deliveries only one records it. ``look(event)`` reads the activity and the
-task's record in one call, since the subscription needs both for every event.
+At-least-once delivery becomes an exactly-once effect through ``record_once(events)``: the
+event ids are written into the task's activity document under its store version, so of two
+concurrent deliveries only one records them. ``look(task_ids)`` reads the activities and the
+records of a batch's tasks in one call, since the subscription needs both for every event;
+a batch's events of one task (its creation and completion, often delivered together) are
+recorded in one write.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from taskapi.conflicts import retrying
@@ -29,25 +32,36 @@ def parse_activity(stored: Versioned | None) -> TaskActivity | None:
     return TaskActivity.model_validate_json(stored.data) if stored else None
 
 
-def with_event(activity: TaskActivity | None, event: TaskEvent) -> TaskActivity | None:
-    """The activity with ``event`` recorded once; None when it is already there (no write)."""
-    if activity is not None and activity.has(event.event_id):
+def with_events(activity: TaskActivity | None, events: Sequence[TaskEvent]) -> TaskActivity | None:
+    """The activity with each of ``events`` (one task's) recorded once, in their order; None
+    when every one is there already (no write)."""
+    now = utcnow()
+    added: list[ReceivedEvent] = []
+    ids = {e.event_id for e in activity.events} if activity is not None else set()
+    for event in events:
+        if event.event_id not in ids:
+            ids.add(event.event_id)
+            added.append(
+                ReceivedEvent(event_id=event.event_id, event_type=event.event_type, received_at=now)
+            )
+    if not added:
         return None
-    base = activity or TaskActivity(task_id=event.task_id)
-    received = ReceivedEvent(
-        event_id=event.event_id, event_type=event.event_type, received_at=utcnow()
-    )
-    return base.model_copy(update={"events": [*base.events, received]})
+    base = activity or TaskActivity(task_id=events[0].task_id)
+    return base.model_copy(update={"events": [*base.events, *added]})
 
 
 @dataclass(frozen=True)
 class Sighting:
-    """What one read found for an event: recorded already? and the task's stored record."""
+    """What one read found for a task: its activity (which events are recorded already) and
+    its stored record (what verifies an event)."""
 
-    recorded: bool
+    activity: TaskActivity | None
     record: TaskRecord | None
     # The activity as read, so record_once need not read it again (store layer only).
     _stored: Versioned | None = field(default=None, repr=False)
+
+    def recorded(self, event: TaskEvent) -> bool:
+        return self.activity is not None and self.activity.has(event.event_id)
 
 
 class ActivityLog:
@@ -58,28 +72,32 @@ class ActivityLog:
     async def get(self, task_id: str) -> TaskActivity | None:
         return parse_activity(await self._state.get(activity_key(task_id)))
 
-    async def look(self, event: TaskEvent) -> Sighting:
-        keys = [activity_key(event.task_id), task_key(event.task_id)]
+    async def look(self, task_ids: Sequence[str]) -> dict[str, Sighting]:
+        """Each task's activity and record, all in one read."""
+        keys = [k for t in task_ids for k in (activity_key(t), task_key(t))]
         found = await self._state.get_many(keys)
-        stored = found.get(keys[0])
-        activity = parse_activity(stored)
-        recorded = activity is not None and activity.has(event.event_id)
-        return Sighting(recorded, parse_record(found.get(keys[1])), stored)
+        seen: dict[str, Sighting] = {}
+        for task_id in task_ids:
+            stored = found.get(activity_key(task_id))
+            record = parse_record(found.get(task_key(task_id)))
+            seen[task_id] = Sighting(parse_activity(stored), record, stored)
+        return seen
 
-    async def record_once(self, event: TaskEvent, seen: Sighting | None = None) -> bool:
-        """Record ``event`` unless it is there already; True when this call recorded it.
+    async def record_once(self, events: Sequence[TaskEvent], seen: Sighting | None = None) -> bool:
+        """Record each of ``events`` (one task's) that is not there yet, in one write; True
+        when this call recorded any.
 
         ``seen`` (from look()) saves the first read. A deleted task's activity expires with
         its tombstone.
         """
-        key = activity_key(event.task_id)
-        deleting = event.event_type == EventType.DELETED
+        key = activity_key(events[0].task_id)
+        deleting = any(e.event_type == EventType.DELETED for e in events)
         ttl = self._settings.tombstone_ttl_seconds if deleting else None
         first: list[Versioned | None] = [seen._stored] if seen is not None else []
 
         async def attempt() -> bool:
             stored = first.pop() if first else await self._state.get(key)
-            new = with_event(parse_activity(stored), event)
+            new = with_events(parse_activity(stored), events)
             if new is None:
                 return False
             version = stored.version if stored else None

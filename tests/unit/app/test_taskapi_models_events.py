@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from taskapi import etags, events
-from taskapi.activity import with_event
+from taskapi.activity import with_events
 from taskapi.index import IndexPage
 from taskapi.models import EventType, Task, TaskActivity, TaskCreate, TaskStatus, TaskUpdate
 from taskapi.subscriber import IndexWrite, parse_message
@@ -133,11 +133,19 @@ def test_task_ids_are_server_minted_hex() -> None:
 
 def test_activity_records_each_event_once() -> None:
     event = events.created(_task())
-    first = with_event(None, event)
+    first = with_events(None, [event])
     assert first is not None
     assert first.has(event.event_id)
-    assert with_event(first, event) is None
+    assert with_events(first, [event]) is None
     other = events.deleted(_task())
-    second = with_event(first, other)
+    second = with_events(first, [other])
     assert isinstance(second, TaskActivity)
     assert [e.event_type for e in second.events] == [EventType.CREATED, EventType.DELETED]
+
+
+def test_a_batch_of_one_tasks_events_is_recorded_in_order_each_once() -> None:
+    created, deleted = events.created(_task()), events.deleted(_task())
+    both = with_events(None, [created, deleted, created])
+    assert both is not None
+    assert [e.event_id for e in both.events] == [created.event_id, deleted.event_id]
+    assert with_events(both, [deleted, created]) is None

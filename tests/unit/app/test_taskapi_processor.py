@@ -1,16 +1,18 @@
-"""The subscription's SUCCESS / RETRY / DROP decisions, with fakes for Dapr (pure logic)."""
+"""The subscription's SUCCESS / RETRY / DROP decisions, one event and batches, with fakes for
+Dapr (pure logic)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fake_state import FakeState
 
 from taskapi import events
-from taskapi.activity import ActivityLog, Sighting, activity_key
+from taskapi.activity import ActivityLog, activity_key
 from taskapi.errors import DaprUnavailableError, InvocationError
 from taskapi.models import Task, TaskActivity, TaskEvent, TaskStatus
 from taskapi.records import TaskRecord
@@ -21,7 +23,8 @@ from taskapi.tasks import task_key
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
 TID = "0" * 31 + "1"
 PENDING = Task(id=TID, title="x", created_at=NOW, updated_at=NOW)
-TASK = PENDING.model_copy(update={"status": TaskStatus.COMPLETED, "revision": 2})
+TASK_CHANGE: dict[str, Any] = {"status": TaskStatus.COMPLETED, "revision": 2}
+TASK = PENDING.model_copy(update=TASK_CHANGE)
 
 
 class FakeIO:
@@ -57,8 +60,9 @@ class FakeStore:
         return {TID: TaskActivity.model_validate_json(stored.data)} if stored else {}
 
 
-def _raw(event: TaskEvent) -> bytes:
-    return json.dumps({"id": "ce", "data": json.loads(event.model_dump_json())}).encode()
+def _raw(event: TaskEvent) -> dict[str, Any]:
+    """The CloudEvent as the route decodes it (one delivery, or one bulk entry's event)."""
+    return {"id": "ce", "data": json.loads(event.model_dump_json())}
 
 
 def _processor(io: FakeIO, store: FakeStore) -> EventProcessor:
@@ -119,34 +123,88 @@ async def test_failed_notification_is_retried_or_dropped(
 
 
 async def test_malformed_event_is_dropped() -> None:
-    assert await _processor(FakeIO(), FakeStore()).process(b'{"data": {}}') == Delivery.DROP
+    processor = _processor(FakeIO(), FakeStore())
+    assert await processor.process({"data": {}}) == Delivery.DROP
+    assert await processor.process(None) == Delivery.DROP
 
 
-async def test_a_burst_of_events_is_handled_a_few_at_a_time() -> None:
-    """The outbox releases events in bursts; only event_concurrency run at once."""
+async def test_a_batch_reads_once_and_writes_each_tasks_events_together() -> None:
+    """A task's creation and completion in one batch: one read, one activity write, one
+    notification; a malformed entry beside them is dropped alone."""
     io, store = FakeIO(), FakeStore()
-    store.stored(events.created(PENDING))
+    created = events.created(PENDING)
+    completed = events.status_changed(PENDING, TASK)
+    assert completed is not None
+    store.stored(created, completed)
+    batch = [_raw(completed), {"data": "not json"}, _raw(created), _raw(completed)]
+    outcomes = await _processor(io, store).process_batch(batch)
+    assert outcomes == [Delivery.SUCCESS, Delivery.DROP, Delivery.SUCCESS, Delivery.SUCCESS]
+    assert io.notified == [completed]
+    assert store.state.puts == [activity_key(TID)]
+    assert store.state.gets == [activity_key(TID), task_key(TID)]
+    recorded = [e.event_type for e in store.activities[TID].events]
+    assert recorded == ["task.created", "task.completed"]  # by revision, not arrival
+
+
+async def test_a_failed_notification_leaves_only_its_own_event_for_redelivery() -> None:
+    io, store = FakeIO(InvocationError("503", transient=True, status=503)), FakeStore()
+    created = events.created(PENDING)
+    completed = events.status_changed(PENDING, TASK)
+    assert completed is not None
+    store.stored(created, completed)
+    outcomes = await _processor(io, store).process_batch([_raw(created), _raw(completed)])
+    assert outcomes == [Delivery.SUCCESS, Delivery.RETRY]
+    assert [e.event_id for e in store.activities[TID].events] == [created.event_id]
+
+
+async def test_a_batch_whose_read_fails_is_retried_whole() -> None:
+    class Down(FakeStore):
+        def __init__(self) -> None:
+            super().__init__()
+
+            async def down(keys: list[str]) -> dict[str, Any]:
+                raise DaprUnavailableError("state store down")
+
+            self.state.get_many = down  # type: ignore[method-assign]
+
+    store = Down()
+    batch = [_raw(events.created(PENDING)), {"data": {}}]
+    outcomes = await _processor(FakeIO(), store).process_batch(batch)
+    assert outcomes == [Delivery.RETRY, Delivery.DROP]
+
+
+async def test_a_burst_of_tasks_is_handled_a_few_at_a_time() -> None:
+    """The outbox releases events in bursts; only event_concurrency tasks run at once."""
     running = peak = 0
     gate = asyncio.Event()
-    look = store.log.look
 
-    async def slow_look(event: TaskEvent) -> Sighting:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        await gate.wait()
-        running -= 1
-        return await look(event)
+    class SlowIO(FakeIO):
+        async def notify(self, event: TaskEvent) -> None:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await gate.wait()
+            running -= 1
+            await super().notify(event)
 
-    store.log.look = slow_look  # type: ignore[method-assign]
+    io, store = SlowIO(), FakeStore()
+    burst = []
+    for n in range(20):
+        task = PENDING.model_copy(update={"id": f"{n:032x}"})
+        created = events.created(task)
+        completed = events.status_changed(task, task.model_copy(update=TASK_CHANGE))
+        assert completed is not None
+        record = TaskRecord.first(task, created.event_id).wrote(
+            task.model_copy(update=TASK_CHANGE), completed.event_id
+        )
+        store.state.store(task_key(task.id), record.model_dump_json().encode())
+        burst.append(_raw(completed))
     processor = EventProcessor(io, store.log, Settings(event_concurrency=3))
-    burst = [
-        asyncio.create_task(processor.process(_raw(events.created(PENDING)))) for _ in range(20)
-    ]
-    for _ in range(20):  # every delivery has had its chance to start
+    handled = asyncio.create_task(processor.process_batch(burst))
+    for _ in range(50):  # every task has had its chance to start
         await asyncio.sleep(0)
     assert peak == 3
     gate.set()
-    outcomes = await asyncio.gather(*burst)
-    assert outcomes == [Delivery.SUCCESS] * 20
+    assert await handled == [Delivery.SUCCESS] * 20
     assert peak == 3
+    assert len(io.notified) == 20

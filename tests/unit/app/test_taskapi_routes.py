@@ -14,21 +14,27 @@ import httpx
 import pytest
 from fake_state import FakeState
 
-from taskapi import routes
+from taskapi import routes, subscriber
 from taskapi.activity import ActivityLog
 from taskapi.errors import DaprUnavailableError
 from taskapi.main import create_app
+from taskapi.models import TaskEvent
 from taskapi.service import TaskService
 from taskapi.settings import Settings
 from taskapi.shards import ShardedIndex
 from taskapi.statestore import Announce, Versioned, Write
+from taskapi.subscriber import EventProcessor
 from taskapi.tasks import TaskStore
 
 
-def _client(state: FakeState, settings: Settings) -> httpx.AsyncClient:
+def _client(
+    state: FakeState, settings: Settings, processor: EventProcessor | None = None
+) -> httpx.AsyncClient:
     """The app on ``state`` through the routes' dependencies, served in process (ASGI); its
     lifespan, which would connect to a sidecar, does not run."""
     app = create_app(settings)
+    if processor is not None:
+        app.dependency_overrides[subscriber.processor] = lambda: processor
     service = TaskService(TaskStore(state, ShardedIndex(state), settings), settings)
     activity = ActivityLog(state, settings)
     app.dependency_overrides[routes.get_service] = lambda: service
@@ -167,3 +173,60 @@ async def test_a_refused_create_is_503_naming_the_outbox_and_lists_nothing() -> 
         listed = await api.get("/tasks")
         assert listed.status_code == 200
         assert listed.json()["items"] == []
+
+
+class Notified:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def notify(self, event: TaskEvent) -> None:
+        self.events.append(event.event_id)
+
+
+async def test_the_bulk_subscription_answers_each_entry_and_records_the_events(
+    state: FakeState,
+) -> None:
+    """What daprd posts for a bulk subscription (an envelope of entries, each a CloudEvent)
+    and what it reads back (a status per entry id); a single CloudEvent still gets one."""
+    settings = Settings()
+    notified = Notified()
+    processor = EventProcessor(notified, ActivityLog(state, settings), settings)
+    async with _client(state, settings, processor) as api:
+        listed = (await api.get("/dapr/subscribe")).json()
+        assert listed == [
+            {
+                "pubsubname": "pubsub",
+                "topic": "task-events",
+                "route": "/events/pubsub/task-events",
+                "metadata": {},
+                "deadLetterTopic": "task-events-deadletter",
+                "bulkSubscribe": {
+                    "enabled": True,
+                    "maxMessagesCount": 100,
+                    "maxAwaitDurationMs": 100,
+                },
+            }
+        ]
+        task_id = (await api.post("/tasks", json={"title": "t"})).json()["id"]
+        await api.put(f"/tasks/{task_id}/status", params={"status": "completed"})
+        entries = [
+            {"entryId": f"e{n}", "event": {"id": f"ce{n}", "data": json.loads(raw)}}
+            for n, raw in enumerate(state.announced)
+        ]
+        entries.append({"entryId": "bad", "event": {"id": "x", "data": {"title": "?"}}})
+        envelope = {"entries": entries, "id": "b", "pubsubname": "pubsub", "topic": "task-events"}
+        reply = await api.post(listed[0]["route"], json=envelope)
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == {
+            "statuses": [
+                {"entryId": "e0", "status": "SUCCESS"},
+                {"entryId": "e1", "status": "SUCCESS"},
+                {"entryId": "bad", "status": "DROP"},
+            ]
+        }
+        activity = (await api.get(f"/tasks/{task_id}/activity")).json()
+        assert [e["event_type"] for e in activity["events"]] == ["task.created", "task.completed"]
+        assert len(notified.events) == 1
+        again = await api.post(listed[0]["route"], json=entries[1]["event"])
+        assert again.json() == {"status": "SUCCESS"}
+        assert len(notified.events) == 1  # recorded: a redelivery notifies no one
