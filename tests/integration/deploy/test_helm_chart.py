@@ -175,6 +175,7 @@ VALUES = {
     },
     "extraEnv": [{"name": "TASKAPI_OPERATOR_RESYNC_INTERVAL_SECONDS", "value": "60"}],
     "apiRateLimit": {"qps": 42.5, "burst": 85},
+    "apiConnections": 12,
     "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}},
     "podAnnotations": {"prometheus.io/scrape": "true"},
     "podLabels": {"team": "platform"},
@@ -289,6 +290,7 @@ def test_values_reach_operator_settings(custom: dict[str, dict[str, Any]]) -> No
     assert settings["liveness_endpoint"] == "http://0.0.0.0:8081/healthz"
     assert settings["resync_interval_seconds"] == 60
     assert (settings["api_qps"], settings["api_burst"]) == (42.5, 85)
+    assert settings["api_connections"] == 12
     rendered_fields = {n.removeprefix("TASKAPI_OPERATOR_").lower() for n in env}
     # every variable the chart renders is one the operator reads
     assert rendered_fields <= set(fields), rendered_fields - set(fields)
@@ -303,8 +305,17 @@ def test_values_reach_operator_settings(custom: dict[str, dict[str, Any]]) -> No
         ["--set", "image.pullPolicy=Sometimes"],
         ["--set", "unknownValue=1"],
         ["--set", "apiRateLimit.burst=0"],
+        ["--set", "apiConnections=0"],
     ],
-    ids=["logFormat", "replicaCount", "watchNamespaces", "pullPolicy", "unknown", "burst"],
+    ids=[
+        "logFormat",
+        "replicaCount",
+        "watchNamespaces",
+        "pullPolicy",
+        "unknown",
+        "burst",
+        "connections",
+    ],
 )
 def test_schema_refuses_bad_values(helm: Helm, bad: list[str]) -> None:
     result = helm.run("template", RELEASE, str(CHART), *bad, check=False)
