@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import grpc  # type: ignore[import-untyped]
@@ -92,3 +92,25 @@ class SidecarCalls:
             # Component failures (e.g. Redis down) come back as INTERNAL and similar codes.
             name = getattr(code, "name", "UNKNOWN")
             raise self._unavailable(f"{what}: Dapr answered {name}: {details(exc)}") from exc
+
+    async def get_bulk(
+        self, store: str, keys: Sequence[str], parallelism: int
+    ) -> dict[str, tuple[bytes, str]]:
+        """The keys that exist, each with its data and ETag, in one bulk read (a key that
+        could not be read fails the call: ``unavailable``).
+
+        ``parallelism``: how many keys daprd reads at once on a store without a native bulk
+        read (Redis); the SDK's default, 1, reads them one after another.
+        """
+        what = f"reading {len(keys)} keys from state store {store!r}"
+        resp = await self.call(
+            what, lambda c: c.get_bulk_state(store, list(keys), parallelism=parallelism)
+        )
+        found: dict[str, tuple[bytes, str]] = {}
+        for item in resp.items:
+            if item.error:
+                raise self._unavailable(f"{what}: {item.key!r}: {item.error}")
+            if item.etag or item.data:
+                data = item.data if isinstance(item.data, bytes) else item.data.encode()
+                found[item.key] = (data, item.etag)
+        return found

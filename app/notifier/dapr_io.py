@@ -68,17 +68,10 @@ class DaprIO:
 
     async def look(self, event_id: str) -> tuple[tuple[Claim, str] | None, bool]:
         """The event's claim with its ETag, and whether it is marked sent: one bulk read."""
-        store, keys = self._settings.state_store, [claim_key(event_id), sent_key(event_id)]
-        resp = await self._state.call(
-            f"reading {keys!r} in state store {store!r}",
-            lambda c: c.get_bulk_state(store, keys, parallelism=len(keys)),
-        )
-        found = {item.key: item for item in resp.items if item.data and not item.error}
-        errors = [item.error for item in resp.items if item.error]
-        if errors:
-            raise StateUnavailableError(f"reading {keys!r} in state store {store!r}: {errors[0]}")
+        keys = [claim_key(event_id), sent_key(event_id)]
+        found = await self._state.get_bulk(self._settings.state_store, keys, len(keys))
         claim = found.get(keys[0])
-        claimed = None if claim is None else (Claim.model_validate_json(claim.data), claim.etag)
+        claimed = None if claim is None else (Claim.model_validate_json(claim[0]), claim[1])
         return claimed, keys[1] in found
 
     async def mark_sent(self, mark: SentMark) -> None:
