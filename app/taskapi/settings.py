@@ -36,9 +36,10 @@ class Settings(BaseSettings):
     conflict_backoff_seconds: float = Field(default=0.01, ge=0)
     page_size_default: int = Field(default=20, ge=1)
     page_size_max: int = Field(default=100, ge=1)
-    # Events handled at once by the subscription (more wait their turn, see subscriber).
-    # 16: at 8 the event path fell behind the requests under sustained load (drain 4.2 s after
-    # 60 s of 8 clients); at 32 create p99 rose past 4x p50 (docs/benchmarks.md).
+    # Tasks whose events the subscription handles at once (the rest of a batch waits its
+    # turn, see subscriber). 16 was chosen when each event came alone: at 8 the event path
+    # fell behind the requests under sustained load (drain 4.2 s after 60 s of 8 clients);
+    # at 32 create p99 rose past 4x p50 (docs/benchmarks.md).
     event_concurrency: int = Field(default=16, ge=1)
     # The bulk subscription (taskapi.subscriber): events per delivery at most, and how long
     # daprd gathers them. A batch costs one read and a write per task instead of a request,
