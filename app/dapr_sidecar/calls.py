@@ -15,11 +15,22 @@ from typing import TypeVar
 import grpc  # type: ignore[import-untyped]
 from dapr.aio.clients import DaprClient
 from dapr.clients.exceptions import DaprInternalError
+from dapr.clients.grpc._state import Concurrency, StateOptions
 
 from dapr_sidecar.connection import SidecarConnection
 
 T = TypeVar("T")
 ErrorType = Callable[[str], Exception]
+
+# Every write of both apps is first-write: with no ETag it only creates (Dapr checks no ETag
+# on a missing key, dapr/dapr#2320), which Redis refuses on an existing key itself written
+# first-write and PostgreSQL on any existing key; with an ETag, the ETag is checked.
+FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write)
+
+
+def ttl_metadata(ttl_seconds: int | None) -> dict[str, str]:
+    """A write's state metadata for a time to live (none: kept until deleted)."""
+    return {"ttlInSeconds": str(ttl_seconds)} if ttl_seconds else {}
 
 
 def grpc_code(exc: BaseException) -> object | None:
@@ -114,3 +125,19 @@ class SidecarCalls:
                 data = item.data if isinstance(item.data, bytes) else item.data.encode()
                 found[item.key] = (data, item.etag)
         return found
+
+    async def save_first_write(
+        self, store: str, key: str, value: bytes | str, etag: str | None, ttl_seconds: int | None
+    ) -> None:
+        """One first-write save (etag None: create only; else exactly that version)."""
+        await self.call(
+            f"writing {key!r} to state store {store!r}",
+            lambda c: c.save_state(
+                store,
+                key,
+                value,
+                etag=etag,
+                options=FIRST_WRITE,
+                state_metadata=ttl_metadata(ttl_seconds),
+            ),
+        )

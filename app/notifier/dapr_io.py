@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from dapr.clients.grpc._state import Concurrency, StateOptions
-
 from dapr_sidecar import CachedSecret, SidecarCalls, SidecarConnection
 from notifier.claims import Claim, SentMark, claim_key, sent_key
 from notifier.settings import Settings
@@ -81,17 +79,7 @@ class DaprIO:
     async def _save(self, key: str, value: str, etag: str | None) -> None:
         """One first-write save with the claims' TTL (etag None: create only)."""
         s = self._settings
-        await self._state.call(
-            f"writing {key!r} in state store {s.state_store!r}",
-            lambda c: c.save_state(
-                s.state_store,
-                key,
-                value,
-                etag=etag,
-                options=StateOptions(concurrency=Concurrency.first_write),
-                state_metadata={"ttlInSeconds": str(s.claim_ttl_seconds)},
-            ),
-        )
+        await self._state.save_first_write(s.state_store, key, value, etag, s.claim_ttl_seconds)
 
     async def write_claim(self, key: str, claim: Claim, etag: str | None) -> None:
         """etag None: create only (first write); else replace exactly that version.

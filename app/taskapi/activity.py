@@ -57,8 +57,9 @@ class Sighting:
 
     activity: TaskActivity | None
     record: TaskRecord | None
-    # The activity as read, so record_once need not read it again (store layer only).
-    _stored: Versioned | None = field(default=None, repr=False)
+    # The activity's store version as read, so record_once need not read it again (store
+    # layer only; None: no activity yet).
+    _version: str | None = field(default=None, repr=False)
 
     def recorded(self, event: TaskEvent) -> bool:
         return self.activity is not None and self.activity.has(event.event_id)
@@ -80,7 +81,8 @@ class ActivityLog:
         for task_id in task_ids:
             stored = found.get(activity_key(task_id))
             record = parse_record(found.get(task_key(task_id)))
-            seen[task_id] = Sighting(parse_activity(stored), record, stored)
+            version = stored.version if stored else None
+            seen[task_id] = Sighting(parse_activity(stored), record, version)
         return seen
 
     async def record_once(self, events: Sequence[TaskEvent], seen: Sighting | None = None) -> bool:
@@ -93,20 +95,23 @@ class ActivityLog:
         key = activity_key(events[0].task_id)
         deleting = any(e.event_type == EventType.DELETED for e in events)
         ttl = self._settings.tombstone_ttl_seconds if deleting else None
-        first: list[Versioned | None] = [seen._stored] if seen is not None else []
+        first = [(seen.activity, seen._version)] if seen is not None else []
 
         async def attempt() -> bool:
-            stored = first.pop() if first else await self._state.get(key)
-            new = with_events(parse_activity(stored), events)
+            if first:  # what look() read, already parsed
+                activity, version = first.pop()
+            else:
+                stored = await self._state.get(key)
+                activity, version = parse_activity(stored), stored.version if stored else None
+            new = with_events(activity, events)
             if new is None:
                 return False
-            version = stored.version if stored else None
             try:
                 await self._state.put(key, encode(new), version, ttl_seconds=ttl)
             except DaprUnavailableError:
                 # A refused first write surfaces as a plain store error: it is a conflict
                 # exactly when another writer created the document meanwhile.
-                if stored is not None or await self._state.get(key) is None:
+                if version is not None or await self._state.get(key) is None:
                     raise
                 raise EtagConflictError(key) from None
             return True

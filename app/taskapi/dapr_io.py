@@ -17,11 +17,11 @@ import logging
 
 import aiohttp
 from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType
-from dapr.clients.grpc._state import Concurrency, StateOptions
 from dapr.clients.http.helpers import get_api_url
 from dapr.conf import settings as dapr_settings
 
 from dapr_sidecar import CachedSecret, SidecarCalls, SidecarConnection
+from dapr_sidecar.calls import ttl_metadata
 from taskapi.errors import DaprUnavailableError, EtagConflictError, InvocationError
 from taskapi.models import TaskEvent
 from taskapi.settings import Settings
@@ -31,27 +31,17 @@ from taskapi.timing import CallObserver, ignore, timed
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-TTL_METADATA = "ttlInSeconds"
 # Invocation answers that may succeed when tried again later (the SDK's own retry list).
 TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 # Keys one bulk read asks daprd to fetch at once (a list page reads up to 100 tasks).
 BULK_READ_PARALLELISM = 32
 # An API key the callee rejects may have been rotated: re-read it and retry.
 REJECTED_KEY_HTTP = frozenset({401, 403})
-# Every write is first-write: with no ETag it only creates (Dapr checks no ETag on a missing
-# key, dapr/dapr#2320), which Redis refuses on an existing key itself written first-write
-# and PostgreSQL on any existing key; with an ETag, the ETag is checked.
-FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write)
-
 
 # Operation metadata the outbox reads (daprd pkg/runtime/pubsub/outbox.go): the operation
 # marked as projection is not stored; its value becomes the published event of the write
 # with the same key, with this content type (a CloudEvent whose `data` is the JSON object).
 PROJECTION = {"outbox.projection": "true", "contentType": JSON}
-
-
-def _ttl(ttl_seconds: int | None) -> dict[str, str]:
-    return {TTL_METADATA: str(ttl_seconds)} if ttl_seconds else {}
 
 
 def operations(writes: list[Write], announce: Announce) -> list[TransactionalStateOperation]:
@@ -71,7 +61,7 @@ def operations(writes: list[Write], announce: Announce) -> list[TransactionalSta
                 w.value,
                 etag=w.version,
                 operation_type=TransactionOperationType.upsert,
-                metadata=_ttl(w.ttl_seconds) or None,
+                metadata=ttl_metadata(w.ttl_seconds) or None,
             )
         )
     return ops
@@ -145,17 +135,7 @@ class DaprIO:
         self, key: str, value: bytes, version: str | None, ttl_seconds: int | None = None
     ) -> None:
         store = self._settings.state_store
-        await self._calls.call(
-            f"writing {key!r} to state store {store!r}",
-            lambda c: c.save_state(
-                store,
-                key,
-                value,
-                etag=version,
-                options=FIRST_WRITE,
-                state_metadata=_ttl(ttl_seconds),
-            ),
-        )
+        await self._calls.save_first_write(store, key, value, version, ttl_seconds)
 
     @timed
     async def delete(self, key: str, version: str | None) -> None:

@@ -71,14 +71,6 @@ def parse_event(cloud_event: Any) -> TaskEvent | IndexWrite | None:
         return None
 
 
-def parse_message(raw: bytes) -> TaskEvent | IndexWrite | None:
-    """The TaskEvent of one CloudEvent as posted (JSON); None when malformed."""
-    try:
-        return parse_event(json.loads(raw))
-    except ValueError:
-        return None
-
-
 class Notifier(Protocol):
     async def notify(self, event: TaskEvent) -> None: ...
 

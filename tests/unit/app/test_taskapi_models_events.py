@@ -12,7 +12,7 @@ from taskapi import etags, events
 from taskapi.activity import with_events
 from taskapi.index import IndexPage
 from taskapi.models import EventType, Task, TaskActivity, TaskCreate, TaskStatus, TaskUpdate
-from taskapi.subscriber import IndexWrite, parse_message
+from taskapi.subscriber import IndexWrite, parse_event
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 TID = "0" * 31 + "1"
@@ -84,37 +84,39 @@ def test_etag_matching() -> None:
     assert etags.to_header(3) == '"3"'
 
 
-def _cloud_event(data: object) -> bytes:
-    return json.dumps({"id": "ce-1", "type": "com.dapr.event.sent", "data": data}).encode()
+def _cloud_event(data: object) -> dict[str, object]:
+    """A CloudEvent as the subscription route decodes it (one delivery, or a bulk entry's)."""
+    return {"id": "ce-1", "type": "com.dapr.event.sent", "data": data}
 
 
 def test_parse_event_reads_the_cloudevent_data_not_the_envelope() -> None:
     event = events.created(_task())
-    parsed = parse_message(_cloud_event(json.loads(event.model_dump_json())))
+    parsed = parse_event(_cloud_event(json.loads(event.model_dump_json())))
     assert parsed == event
     # JSON carried as a string (publisher without a JSON content type) is accepted too.
-    assert parse_message(_cloud_event(event.model_dump_json())) == event
+    assert parse_event(_cloud_event(event.model_dump_json())) == event
 
 
 @pytest.mark.parametrize(
-    "raw",
+    "decoded",
     [
-        b"not json",
-        b"[]",
-        json.dumps({"id": "x"}).encode(),
+        None,  # a body that is not JSON
+        [],
+        "text",
+        {"id": "x"},
         _cloud_event({"event_type": "nope"}),
         _cloud_event("{broken"),
         _cloud_event(None),
     ],
 )
-def test_malformed_events_parse_to_none(raw: bytes) -> None:
-    assert parse_message(raw) is None
+def test_malformed_events_parse_to_none(decoded: object) -> None:
+    assert parse_event(decoded) is None
 
 
 def test_index_page_written_by_a_create_is_recognised_not_dropped() -> None:
     # The outbox publishes every value a transaction writes; the page comes as text.
     page = IndexPage(shard=1, number=0).add(TID)
-    assert isinstance(parse_message(_cloud_event(page.model_dump_json())), IndexWrite)
+    assert isinstance(parse_event(_cloud_event(page.model_dump_json())), IndexWrite)
 
 
 def test_update_rejects_null_for_every_field() -> None:
